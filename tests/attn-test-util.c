@@ -1,0 +1,125 @@
+#include "tests/attn-test-util.h"
+
+#include "core/attn-tensor.h"
+
+static GHashTable *fixture_parsers; /* name -> JsonParser */
+
+char *
+attn_test_data_path (const char *name)
+{
+  const char *srcdir = g_getenv ("G_TEST_SRCDIR");
+  if (srcdir != NULL)
+    return g_build_filename (srcdir, "data", name, NULL);
+  return g_test_build_filename (G_TEST_DIST, "data", name, NULL);
+}
+
+JsonObject *
+attn_test_fixture (const char *name)
+{
+  if (fixture_parsers == NULL)
+    fixture_parsers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             g_object_unref);
+  JsonParser *parser = g_hash_table_lookup (fixture_parsers, name);
+  if (parser == NULL)
+    {
+      g_autofree char *path = attn_test_data_path (name);
+      g_autoptr (GError) error = NULL;
+      parser = json_parser_new_immutable ();
+      if (!json_parser_load_from_file (parser, path, &error))
+        g_error ("fixture %s: %s", path, error->message);
+      g_hash_table_insert (fixture_parsers, g_strdup (name), parser);
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    g_error ("fixture %s: top level is not an object", name);
+  return json_node_get_object (root);
+}
+
+static JsonArray *
+member_array (JsonObject *obj, const char *key, gsize expect_n)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    g_error ("fixture member “%s” missing or not an array", key);
+  JsonArray *arr = json_node_get_array (node);
+  gsize n = json_array_get_length (arr);
+  if (expect_n > 0 && n != expect_n)
+    g_error ("fixture member “%s” has %" G_GSIZE_FORMAT
+             " elements, expected %" G_GSIZE_FORMAT, key, n, expect_n);
+  return arr;
+}
+
+float *
+attn_test_floats (JsonObject *obj, const char *key, gsize expect_n)
+{
+  JsonArray *arr = member_array (obj, key, expect_n);
+  gsize n = json_array_get_length (arr);
+  float *x = g_new (float, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float) json_array_get_double_element (arr, i);
+  return x;
+}
+
+int *
+attn_test_ints (JsonObject *obj, const char *key, gsize expect_n)
+{
+  JsonArray *arr = member_array (obj, key, expect_n);
+  gsize n = json_array_get_length (arr);
+  int *x = g_new (int, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    x[i] = (int) json_array_get_int_element (arr, i);
+  return x;
+}
+
+double
+attn_test_number (JsonObject *obj, const char *key)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    g_error ("fixture member “%s” missing or not a number", key);
+  return json_node_get_double (node);
+}
+
+void
+attn_test_assert_close (const char *what, const float *got, const float *want,
+                        gsize n, double tol)
+{
+  double err = attn_max_abs_diff (got, want, n);
+  if (!(err <= tol))
+    g_error ("%s: max abs error %.3g exceeds %.3g", what, err, tol);
+  g_test_message ("%s: max abs error %.3g (tolerance %.3g)", what, err, tol);
+}
+
+void
+attn_test_assert_rel_close (const char *what, const float *got,
+                            const float *want, gsize n, double tol,
+                            double floor)
+{
+  double err = attn_max_rel_diff (got, want, n, floor);
+  if (!(err <= tol))
+    g_error ("%s: max rel error %.3g exceeds %.3g", what, err, tol);
+  g_test_message ("%s: max rel error %.3g (tolerance %.3g)", what, err, tol);
+}
+
+void
+attn_test_fill_uniform (float *x, gsize n, float lo, float hi, guint32 seed)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (seed);
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float) g_rand_double_range (rng, lo, hi);
+}
+
+char *
+attn_test_shared_model (const char *name)
+{
+  const char *dir = g_getenv ("ATTN_SHARED_MODELS");
+  g_autofree char *path = g_build_filename (dir ? dir : "../shared/models",
+                                            name, NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *msg = g_strdup_printf ("%s is absent", path);
+      g_test_skip (msg);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}

@@ -1,0 +1,45 @@
+/* attn-test-util.h: helpers shared by the test programs.
+ *
+ * Reference fixtures are JSON files in tests/data/ written by the Python
+ * generators beside them (run by hand with Debian's python3-torch). Each is
+ * an object whose members are arrays of numbers (flattened row-major) or
+ * scalars; float32 values are printed with 9 significant digits, so they
+ * round-trip exactly. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Path of a file under tests/data/ (uses G_TEST_SRCDIR when set). */
+char *attn_test_data_path (const char *name);
+
+/* Parses tests/data/<name>; fails the test when missing or malformed. The
+ * returned object belongs to the parser kept alive by the fixture cache. */
+JsonObject *attn_test_fixture (const char *name);
+
+/* The member `key` of obj (which may be a nested object): a flat float array
+ * (n elements, checked against expect_n when expect_n > 0). Fails the test
+ * when missing or of the wrong length. Free with g_free. */
+float *attn_test_floats (JsonObject *obj, const char *key, gsize expect_n);
+int *attn_test_ints (JsonObject *obj, const char *key, gsize expect_n);
+double attn_test_number (JsonObject *obj, const char *key);
+
+/* Fails the test with a message naming `what` when max |got - want| > tol. */
+void attn_test_assert_close (const char *what, const float *got,
+                             const float *want, gsize n, double tol);
+/* Same with relative error max |got - want| / max(|want|, floor). */
+void attn_test_assert_rel_close (const char *what, const float *got,
+                                 const float *want, gsize n, double tol,
+                                 double floor);
+
+/* Deterministic uniform floats in [lo, hi). */
+void attn_test_fill_uniform (float *x, gsize n, float lo, float hi,
+                             guint32 seed);
+
+/* Path of ../shared/models/<name> (the read-only real model files), or NULL
+ * after g_test_skip() when it is absent. */
+char *attn_test_shared_model (const char *name);
+
+G_END_DECLS
