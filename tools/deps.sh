@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/deps.sh: the Debian 12 packages Attnscope needs, shared by tools/run
 # and tools/test (sourced, not run). attn_ensure_deps installs whatever is
 # missing and does no apt work at all when everything is present.
