@@ -457,11 +457,18 @@ attn_gelu_backward (float *dinp, const float *dout, const float *inp, gsize n,
         }
       else
         {
+          /* With s = sigmoid (2u) = 0.5 (1 + tanh u), and
+           * 1 - tanh^2 u = 4 s (1 - s): d = s + 2 x s (1 - s) u'. Written
+           * through s, neither 1 + tanh nor 1 - tanh^2 cancels for x < 0,
+           * so small gradients keep their relative accuracy; 1 - s is
+           * taken as e s when s > 1/2, where 1 - s itself would cancel. */
           float u = GELU_K * (x + GELU_C * x * x * x);
-          float t = tanhf (u);
-          float sech2 = 1.0f - t * t;
-          d = 0.5f * (1.0f + t)
-              + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
+          float e = expf (-2.0f * u);
+          float sg = 1.0f / (1.0f + e);
+          float one_minus = e <= 1.0f ? e * sg : 1.0f - sg;
+          d = sg
+              + 2.0f * x * sg * one_minus * GELU_K
+                  * (1.0f + 3.0f * GELU_C * x * x);
         }
       dinp[i] += d * dout[i];
     }
