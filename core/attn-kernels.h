@@ -98,8 +98,10 @@ void attn_softmax_backward (float *dinp, const float *dout, const float *out,
 
 /* losses (N) = -log softmax(logits (N, V))[targets (N)]; probs (N, V) saved.
  * A target equal to ignore_index (e.g. -1 for padding) gives loss 0 and is
- * left out of the count. Returns the mean loss over counted rows (0 when
- * none), and writes that count to *n_counted when non-NULL. */
+ * left out of the count; every other target must be in [0, V). Returns the
+ * mean loss over counted rows (0 when none), and writes that count to
+ * *n_counted when non-NULL. losses and probs may each be NULL when not
+ * wanted (backward needs probs). */
 float attn_cross_entropy_forward (float *losses, float *probs,
                                   const float *logits, const int *targets,
                                   int N, int V, int ignore_index,

@@ -851,6 +851,99 @@ test_dropout_identity (void)
   g_assert_cmpuint (g_rand_int (rng), ==, before);
 }
 
+/* ---- contracts: a broken one stops the program ------------------------- */
+
+typedef struct {
+  const char *name;
+  void (*call) (void);
+} ContractCase;
+
+static void
+bad_embedding_id (void)
+{
+  const int ids[] = { 0, 5 };
+  float table[5 * 2] = { 0 }, out[2 * 2];
+  attn_embedding_forward (out, ids, table, 2, 5, 2);
+}
+
+static void
+bad_embedding_backward_id (void)
+{
+  const int ids[] = { -1 };
+  float dtable[5 * 2] = { 0 }, dout[2] = { 1, 1 };
+  attn_embedding_backward (dtable, dout, ids, 1, 5, 2);
+}
+
+static void
+bad_ce_target (void)
+{
+  /* -1 is in range of nothing, and ignore_index is 0 here */
+  const int targets[] = { 1, -1 };
+  float logits[2 * 3] = { 0 };
+  attn_cross_entropy_forward (NULL, NULL, logits, targets, 2, 3, 0, NULL);
+}
+
+static void
+bad_dropout_p (void)
+{
+  float x[4] = { 1, 2, 3, 4 }, out[4], mask[4];
+  g_autoptr (GRand) rng = g_rand_new_with_seed (1);
+  attn_dropout_forward (out, mask, x, 4, 1.0f, TRUE, rng);
+}
+
+static void
+bad_dropout_no_rng (void)
+{
+  float x[4] = { 1, 2, 3, 4 }, out[4], mask[4];
+  attn_dropout_forward (out, mask, x, 4, 0.5f, TRUE, NULL);
+}
+
+static void
+bad_linear_dims (void)
+{
+  float x[4] = { 0 }, w[4] = { 0 }, out[4];
+  attn_linear_forward (out, x, w, NULL, 0, 2, 2);
+}
+
+static void
+bad_softmax_dims (void)
+{
+  float x[4] = { 0 };
+  attn_softmax_forward (x, x, 2, 0);
+}
+
+static void
+bad_layernorm_backward_no_stats (void)
+{
+  float x[4] = { 0 }, w[2] = { 1, 1 }, d[4] = { 0 };
+  attn_layernorm_backward (d, NULL, NULL, x, x, w, NULL, NULL, 2, 2);
+}
+
+static const ContractCase contract_cases[] = {
+  { "embedding-id", bad_embedding_id },
+  { "embedding-backward-id", bad_embedding_backward_id },
+  { "cross-entropy-target", bad_ce_target },
+  { "dropout-p-one", bad_dropout_p },
+  { "dropout-no-rng", bad_dropout_no_rng },
+  { "linear-zero-rows", bad_linear_dims },
+  { "softmax-zero-columns", bad_softmax_dims },
+  { "layernorm-backward-no-stats", bad_layernorm_backward_no_stats },
+};
+
+static void
+test_contract (gconstpointer data)
+{
+  const ContractCase *cc = data;
+  if (g_test_subprocess ())
+    {
+      cc->call ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*check failed*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -881,6 +974,12 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/kernels/dropout-statistics",
                    test_dropout_statistics);
   g_test_add_func ("/attn/kernels/dropout-identity", test_dropout_identity);
+  for (gsize i = 0; i < G_N_ELEMENTS (contract_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/attn/kernels/contract/%s",
+                                               contract_cases[i].name);
+      g_test_add_data_func (path, &contract_cases[i], test_contract);
+    }
   g_test_add_func ("/attn/kernels/softmax-rows", test_softmax_rows);
   g_test_add_func ("/attn/kernels/softmax-all-masked",
                    test_softmax_all_masked);
