@@ -1,0 +1,764 @@
+/* attn-cli.c: options of attnscope-cli, their validation, and help. */
+#include "app/attn-cli.h"
+
+#include <string.h>
+
+#include "core/attn-error.h"
+#include "core/attn-trace.h"
+
+G_DEFINE_QUARK (attn-cli-error-quark, attn_cli_error)
+
+int
+attn_cli_exit_code (const GError *error)
+{
+  if (error == NULL)
+    return ATTN_CLI_EXIT_OK;
+  if (error->domain == ATTN_CLI_ERROR || error->domain == G_OPTION_ERROR)
+    return ATTN_CLI_EXIT_USAGE;
+  return ATTN_CLI_EXIT_FAILURE;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  const char *args; /* after "attnscope-cli NAME" in the usage line */
+  const char *summary;
+  const char *description; /* examples */
+} CommandInfo;
+
+/* docs/cli.md, "Output formats". */
+#define FORMATS_HELP                                                           \
+  "--kind, --layer and --head may be left out where the trace has one\n"       \
+  "choice. The suffix of -o picks the format:\n"                               \
+  "  .json  the whole trace (docs/trace-format.md)\n"                          \
+  "  .npy   one block (--kind, --layer), every head: float32 (heads,\n"        \
+  "         queries, keys)\n"                                                  \
+  "  .csv   one head, or the mean or max over heads (--head), with token\n"    \
+  "         headers\n"                                                         \
+  "  .png .svg .pdf  a heatmap (not in this build yet)\n"                      \
+  "--atlas FILE (.png .svg .pdf) draws every layer and head of a kind (not\n"  \
+  "in this build yet).\n"
+
+static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
+  [ATTN_CLI_COMMAND_RUN] = {
+    "run", "--model MODEL [OPTION…] [TEXT]",
+    "Run a model on a text and write its attention.",
+    FORMATS_HELP
+    "Without -o or --atlas, prints a summary of the run (as “info --trace”).\n"
+    "\n"
+    "Examples:\n"
+    "  attnscope-cli run --model dates-transformer --text \"March 3, 2021\"\n"
+    "  attnscope-cli run --model dates-transformer \"3/3/21\" -o run.json\n"
+    "  attnscope-cli run --model ~/gpt2 \"The cat\" --layer 5 --head mean "
+    "-o l5.csv" },
+  [ATTN_CLI_COMMAND_EXPORT] = {
+    "export", "--trace FILE.json (-o FILE | --atlas FILE) [OPTION…]\n"
+    "  attnscope-cli export --model MODEL (-o FILE | --atlas FILE) "
+    "[OPTION…] TEXT",
+    "Export attention weights from a saved trace (or from a model run).",
+    FORMATS_HELP
+    "\n"
+    "Examples:\n"
+    "  attnscope-cli export --trace run.json --kind cross --layer 1 "
+    "-o cross1.npy\n"
+    "  attnscope-cli export --trace run.json --layer 0 --head max "
+    "-o l0max.csv" },
+  [ATTN_CLI_COMMAND_TRAIN] = {
+    "train", "--model MODEL -o FILE.safetensors [OPTION…] [TEXT]",
+    "Train a built-in model kind on its task and save it.",
+    "TEXT, if given, is a probe sentence whose attention is reported as\n"
+    "training goes.\n"
+    "\n"
+    "Example:\n"
+    "  attnscope-cli train --model dates-transformer -o dates.safetensors \\\n"
+    "      \"March 3, 2021\"" },
+  [ATTN_CLI_COMMAND_INFO] = {
+    "info", "[--trace FILE.json | --model MODEL]",
+    "Describe a saved trace, a model, or the bundled models.",
+    "With no option, lists the bundled models found and the version.\n"
+    "\n"
+    "Examples:\n"
+    "  attnscope-cli info\n"
+    "  attnscope-cli info --trace run.json\n"
+    "  attnscope-cli info --model dates-transformer" },
+  [ATTN_CLI_COMMAND_BENCH] = {
+    "bench", "[OPTION…]",
+    "Measure multi-head attention against the sgemm ceiling.",
+    "Prints the sgemm ceiling (GFLOP/s of an n x n x n sgemm) and the\n"
+    "GFLOP/s of the multi-head self-attention forward (B = 1, per-head\n"
+    "weights kept) at each T, with its fraction of the ceiling. Best of\n"
+    "--reps runs. Figures only: nothing is asserted.\n"
+    "\n"
+    "Examples:\n"
+    "  attnscope-cli bench\n"
+    "  attnscope-cli bench --seq 256 --threads 1 --reps 5" },
+};
+
+const char *
+attn_cli_command_name (AttnCliCommand command)
+{
+  g_return_val_if_fail ((guint) command < ATTN_CLI_N_COMMANDS, NULL);
+  return commands[command].name;
+}
+
+gboolean
+attn_cli_command_from_name (const char *name, AttnCliCommand *out,
+                            GError **error)
+{
+  for (guint i = 0; i < ATTN_CLI_N_COMMANDS; i++)
+    if (g_strcmp0 (name, commands[i].name) == 0)
+      {
+        *out = (AttnCliCommand) i;
+        return TRUE;
+      }
+  g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_UNKNOWN_COMMAND,
+               "unknown command “%s”: expected run, export, train, info or "
+               "bench", name);
+  return FALSE;
+}
+
+/* ---- formats ----------------------------------------------------------- */
+
+static const char *const format_suffixes[] = {
+  [ATTN_CLI_FORMAT_NONE] = "",
+  [ATTN_CLI_FORMAT_JSON] = ".json",
+  [ATTN_CLI_FORMAT_NPY] = ".npy",
+  [ATTN_CLI_FORMAT_CSV] = ".csv",
+  [ATTN_CLI_FORMAT_PNG] = ".png",
+  [ATTN_CLI_FORMAT_SVG] = ".svg",
+  [ATTN_CLI_FORMAT_PDF] = ".pdf",
+  [ATTN_CLI_FORMAT_SAFETENSORS] = ".safetensors",
+};
+
+static const AttnCliFormat data_formats[] = {
+  ATTN_CLI_FORMAT_JSON, ATTN_CLI_FORMAT_NPY, ATTN_CLI_FORMAT_CSV,
+  ATTN_CLI_FORMAT_PNG,  ATTN_CLI_FORMAT_SVG, ATTN_CLI_FORMAT_PDF,
+  ATTN_CLI_FORMAT_NONE,
+};
+static const AttnCliFormat image_formats[] = {
+  ATTN_CLI_FORMAT_PNG, ATTN_CLI_FORMAT_SVG, ATTN_CLI_FORMAT_PDF,
+  ATTN_CLI_FORMAT_NONE,
+};
+static const AttnCliFormat model_formats[] = {
+  ATTN_CLI_FORMAT_SAFETENSORS,
+  ATTN_CLI_FORMAT_NONE,
+};
+
+const char *
+attn_cli_format_suffix (AttnCliFormat format)
+{
+  g_return_val_if_fail ((guint) format < G_N_ELEMENTS (format_suffixes),
+                        NULL);
+  return format_suffixes[format];
+}
+
+AttnCliFormat
+attn_cli_format_from_path (const char *path, const AttnCliFormat *allowed)
+{
+  gsize len = strlen (path);
+  g_autofree char *base = g_path_get_basename (path);
+  for (const AttnCliFormat *f = allowed; *f != ATTN_CLI_FORMAT_NONE; f++)
+    {
+      const char *suffix = format_suffixes[*f];
+      gsize n = strlen (suffix);
+      /* The suffix alone (".csv") names no file. */
+      if (len > n && strlen (base) > n
+          && g_ascii_strcasecmp (path + len - n, suffix) == 0)
+        return *f;
+    }
+  return ATTN_CLI_FORMAT_NONE;
+}
+
+static char *
+suffix_list (const AttnCliFormat *allowed)
+{
+  GString *s = g_string_new (NULL);
+  for (const AttnCliFormat *f = allowed; *f != ATTN_CLI_FORMAT_NONE; f++)
+    {
+      if (f != allowed)
+        g_string_append (s, f[1] == ATTN_CLI_FORMAT_NONE ? " and " : ", ");
+      g_string_append (s, format_suffixes[*f]);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+check_suffix (const char *option, const char *path,
+              const AttnCliFormat *allowed, AttnCliFormat *out, GError **error)
+{
+  *out = attn_cli_format_from_path (path, allowed);
+  if (*out != ATTN_CLI_FORMAT_NONE)
+    return TRUE;
+  g_autofree char *list = suffix_list (allowed);
+  g_autofree char *shown = g_filename_display_name (path);
+  g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_SUFFIX,
+               "%s “%s”: cannot tell the format from the suffix; supported "
+               "suffixes are %s", option, shown, list);
+  return FALSE;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+gboolean
+attn_cli_parse_int (const char *option, const char *value, int min, int max,
+                    int *out, GError **error)
+{
+  gint64 v = 0;
+  g_autoptr (GError) local = NULL;
+  if (!g_ascii_string_to_signed (value, 10, G_MININT64, G_MAXINT64, &v,
+                                 &local))
+    {
+      g_autofree char *shown = g_utf8_make_valid (value, -1);
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "%s “%s” is not a whole number", option, shown);
+      return FALSE;
+    }
+  if (v < min || v > max)
+    {
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "%s %" G_GINT64_FORMAT " out of range: expected %d to %d",
+                   option, v, min, max);
+      return FALSE;
+    }
+  *out = (int) v;
+  return TRUE;
+}
+
+int *
+attn_cli_parse_int_list (const char *option, const char *value, int min,
+                         int max, guint *n, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (value, ",", -1);
+  guint count = g_strv_length (parts);
+  if (count == 0)
+    {
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "%s is empty: expected numbers separated by commas",
+                   option);
+      return NULL;
+    }
+  g_autofree int *values = g_new (int, count);
+  for (guint i = 0; i < count; i++)
+    if (!attn_cli_parse_int (option, g_strstrip (parts[i]), min, max,
+                             &values[i], error))
+      return NULL;
+  *n = count;
+  return g_steal_pointer (&values);
+}
+
+gboolean
+attn_cli_parse_head (const char *value, AttnCliHeadMode *mode, int *head,
+                     GError **error)
+{
+  if (g_strcmp0 (value, "mean") == 0 || g_strcmp0 (value, "max") == 0)
+    {
+      *mode = value[1] == 'e' ? ATTN_CLI_HEAD_MEAN : ATTN_CLI_HEAD_MAX;
+      *head = -1;
+      return TRUE;
+    }
+  gint64 v = 0;
+  if (!g_ascii_string_to_signed (value, 10, G_MININT64, G_MAXINT64, &v, NULL)
+      || v < 0 || v > G_MAXINT)
+    {
+      g_autofree char *shown = g_utf8_make_valid (value, -1);
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "--head “%s”: expected a head number (from 0), “mean” or "
+                   "“max”", shown);
+      return FALSE;
+    }
+  *mode = ATTN_CLI_HEAD_INDEX;
+  *head = (int) v;
+  return TRUE;
+}
+
+static gboolean
+check_kind (const char *value, GError **error)
+{
+  AttnKind kind;
+  if (attn_kind_from_string (value, &kind))
+    return TRUE;
+  g_autofree char *shown = g_utf8_make_valid (value, -1);
+  g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+               "unknown --kind “%s”: expected encoder-self, decoder-self or "
+               "cross", shown);
+  return FALSE;
+}
+
+static gboolean
+check_text (const char *text, GError **error)
+{
+  const char *end = NULL;
+  if (!g_utf8_validate (text, -1, &end))
+    {
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "the text is not valid UTF-8 (bad byte at offset %td)",
+                   end - text);
+      return FALSE;
+    }
+  if (*text == '\0')
+    {
+      g_set_error_literal (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                           "the text is empty");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- option tables ------------------------------------------------------ */
+
+/* Every value is read as bytes (G_OPTION_ARG_FILENAME) so that a text in
+ * any script survives a C locale; text is checked for UTF-8 afterwards. */
+typedef struct {
+  gboolean help;
+  char *model, *text, *trace, *kind, *layer, *head, *output, *atlas;
+  char *seq, *reps, *threads, *dim, *heads, *sgemm;
+  char **rest;
+} RawArgs;
+
+#define CMD(c) (1u << ATTN_CLI_COMMAND_##c)
+#define ALL (CMD (RUN) | CMD (EXPORT) | CMD (TRAIN) | CMD (INFO) | CMD (BENCH))
+
+typedef struct {
+  guint commands; /* bit mask of the subcommands that take this option */
+  gsize offset;   /* of the field in RawArgs */
+  const char *long_name;
+  char short_name;
+  GOptionArg arg;
+  const char *description;
+  const char *arg_description;
+} OptionSpec;
+
+#define RAW(field) G_STRUCT_OFFSET (RawArgs, field)
+
+static const OptionSpec option_specs[] = {
+  { ALL, RAW (help), "help", 'h', G_OPTION_ARG_NONE,
+    "Show this help", NULL },
+  { CMD (EXPORT) | CMD (INFO), RAW (trace), "trace", 0, G_OPTION_ARG_FILENAME,
+    "A saved trace (.json) to read", "FILE.json" },
+  { CMD (RUN) | CMD (EXPORT) | CMD (INFO), RAW (model), "model", 'm',
+    G_OPTION_ARG_FILENAME,
+    "Model file, folder or bundled model name", "MODEL" },
+  { CMD (TRAIN), RAW (model), "model", 'm', G_OPTION_ARG_FILENAME,
+    "Model kind to train: bundled name or model file", "MODEL" },
+  { CMD (RUN) | CMD (EXPORT), RAW (text), "text", 't', G_OPTION_ARG_FILENAME,
+    "Input text (or the TEXT argument)", "TEXT" },
+  { CMD (TRAIN), RAW (text), "text", 't', G_OPTION_ARG_FILENAME,
+    "Probe sentence shown while training (or TEXT)", "TEXT" },
+  { CMD (RUN) | CMD (EXPORT), RAW (kind), "kind", 'k', G_OPTION_ARG_FILENAME,
+    "encoder-self, decoder-self or cross", "KIND" },
+  { CMD (RUN) | CMD (EXPORT), RAW (layer), "layer", 'l',
+    G_OPTION_ARG_FILENAME,
+    "Layer, from 0", "N" },
+  { CMD (RUN) | CMD (EXPORT), RAW (head), "head", 0, G_OPTION_ARG_FILENAME,
+    "Head from 0, or mean or max over heads", "N|mean|max" },
+  { CMD (RUN) | CMD (EXPORT), RAW (output), "output", 'o',
+    G_OPTION_ARG_FILENAME,
+    "Output; its suffix picks the format (see below)", "FILE" },
+  { CMD (TRAIN), RAW (output), "output", 'o', G_OPTION_ARG_FILENAME,
+    "Write the trained model to FILE (.safetensors)", "FILE" },
+  { CMD (RUN) | CMD (EXPORT), RAW (atlas), "atlas", 0, G_OPTION_ARG_FILENAME,
+    "Every layer and head of a kind in one image", "FILE" },
+  { CMD (BENCH), RAW (seq), "seq", 0, G_OPTION_ARG_FILENAME,
+    "Sequence lengths T to measure (default 128,512,1024)", "T,T,…" },
+  { CMD (BENCH), RAW (dim), "dim", 0, G_OPTION_ARG_FILENAME,
+    "Model width C (default 768)", "C" },
+  { CMD (BENCH), RAW (heads), "heads", 0, G_OPTION_ARG_FILENAME,
+    "Attention heads NH, dividing C (default 12)", "NH" },
+  { CMD (BENCH), RAW (reps), "reps", 0, G_OPTION_ARG_FILENAME,
+    "Runs per figure; the best is kept (default 3)", "N" },
+  { CMD (BENCH), RAW (threads), "threads", 0, G_OPTION_ARG_FILENAME,
+    "OpenBLAS threads (default: OPENBLAS_NUM_THREADS)", "N" },
+  { CMD (BENCH), RAW (sgemm), "sgemm", 0, G_OPTION_ARG_FILENAME,
+    "n of the n x n x n sgemm ceiling (default 1024)", "N" },
+};
+
+static gboolean
+takes_text (AttnCliCommand command)
+{
+  return command == ATTN_CLI_COMMAND_RUN || command == ATTN_CLI_COMMAND_EXPORT
+         || command == ATTN_CLI_COMMAND_TRAIN;
+}
+
+static GOptionContext *
+make_context (AttnCliCommand command, RawArgs *raw, GOptionEntry **entries_out)
+{
+  const CommandInfo *info = &commands[command];
+  GOptionEntry *entries = g_new0 (GOptionEntry, G_N_ELEMENTS (option_specs)
+                                                  + 2);
+  guint n = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (option_specs); i++)
+    {
+      const OptionSpec *spec = &option_specs[i];
+      if (!(spec->commands & (1u << command)))
+        continue;
+      entries[n++] = (GOptionEntry){
+        spec->long_name, spec->short_name, 0, spec->arg,
+        G_STRUCT_MEMBER_P (raw, spec->offset), spec->description,
+        spec->arg_description,
+      };
+    }
+  /* Positional arguments are collected even where none is allowed, so the
+   * message can say so instead of GOption silently leaving them. */
+  entries[n++] = (GOptionEntry){
+    G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &raw->rest, NULL,
+    NULL,
+  };
+
+  /* GOption puts "[OPTION…]" itself after the program name; the usage line
+   * is written out in full by attn_cli_command_help instead. */
+  GOptionContext *context = g_option_context_new (NULL);
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_set_summary (context, info->summary);
+  g_option_context_set_description (context, info->description);
+  g_option_context_add_main_entries (context, entries, NULL);
+  *entries_out = entries;
+  return context;
+}
+
+static void
+raw_args_clear (RawArgs *raw)
+{
+  g_free (raw->model);
+  g_free (raw->text);
+  g_free (raw->trace);
+  g_free (raw->kind);
+  g_free (raw->layer);
+  g_free (raw->head);
+  g_free (raw->output);
+  g_free (raw->atlas);
+  g_free (raw->seq);
+  g_free (raw->reps);
+  g_free (raw->threads);
+  g_free (raw->dim);
+  g_free (raw->heads);
+  g_free (raw->sgemm);
+  g_strfreev (raw->rest);
+}
+
+char *
+attn_cli_command_help (AttnCliCommand command)
+{
+  g_return_val_if_fail ((guint) command < ATTN_CLI_N_COMMANDS, NULL);
+  RawArgs raw = { 0 };
+  g_autofree GOptionEntry *entries = NULL;
+  GOptionContext *context = make_context (command, &raw, &entries);
+  g_autofree char *generated = g_option_context_get_help (context, TRUE,
+                                                          NULL);
+  g_option_context_free (context);
+  /* Replace GOption's usage paragraph (up to the first blank line) with
+   * the command's own. */
+  const char *rest = strstr (generated, "\n\n");
+  return g_strdup_printf ("Usage:\n  attnscope-cli %s %s%s",
+                          commands[command].name, commands[command].args,
+                          rest != NULL ? rest : "\n");
+}
+
+char *
+attn_cli_program_help (void)
+{
+  GString *s = g_string_new (
+    "Usage:\n"
+    "  attnscope-cli COMMAND [OPTION…]\n"
+    "  attnscope-cli help [COMMAND]\n"
+    "\n"
+    "Run sequence models and export every attention weight, without a "
+    "display.\n"
+    "\n"
+    "Commands:\n");
+  for (guint i = 0; i < ATTN_CLI_N_COMMANDS; i++)
+    g_string_append_printf (s, "  %-8s %s\n", commands[i].name,
+                            commands[i].summary);
+  g_string_append (
+    s,
+    "\n"
+    "Options:\n"
+    "  -h, --help     Show this help\n"
+    "  --version      Show the version\n"
+    "\n"
+    "“attnscope-cli COMMAND --help” lists a command's options.\n"
+    "Exit codes: 0 success, 1 failure (a file or model could not be read\n"
+    "or written, or the request is not in this build), 2 usage error.\n"
+    "Documentation: docs/cli.md\n");
+  return g_string_free (s, FALSE);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static gboolean
+usage_error (GError **error, AttnCliErrorCode code, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+
+static gboolean
+usage_error (GError **error, AttnCliErrorCode code, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, ATTN_CLI_ERROR, code, message);
+  return FALSE;
+}
+
+/* Checks that hold for every command taking --kind/--layer/--head, -o and
+ * --atlas: the values, the suffixes and which combinations mean anything. */
+static gboolean
+check_selection (AttnCliOptions *o, const RawArgs *raw, GError **error)
+{
+  if (raw->kind != NULL)
+    {
+      if (!check_kind (raw->kind, error))
+        return FALSE;
+      o->kind = g_strdup (raw->kind);
+    }
+  if (raw->layer != NULL
+      && !attn_cli_parse_int ("--layer", raw->layer, 0, G_MAXINT, &o->layer,
+                              error))
+    return FALSE;
+  if (raw->head != NULL
+      && !attn_cli_parse_head (raw->head, &o->head_mode, &o->head, error))
+    return FALSE;
+  if (raw->output != NULL)
+    {
+      if (!check_suffix ("-o", raw->output, data_formats, &o->output_format,
+                         error))
+        return FALSE;
+      o->output = g_strdup (raw->output);
+    }
+  if (raw->atlas != NULL)
+    {
+      if (!check_suffix ("--atlas", raw->atlas, image_formats,
+                         &o->atlas_format, error))
+        return FALSE;
+      o->atlas = g_strdup (raw->atlas);
+    }
+
+  if (o->output != NULL && o->atlas != NULL)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "-o and --atlas are separate output modes: give "
+                        "one of them");
+  gboolean selects = o->kind != NULL || o->layer >= 0
+                     || o->head_mode != ATTN_CLI_HEAD_UNSET;
+  if (o->output == NULL && o->atlas == NULL && selects)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--kind, --layer and --head choose what -o or "
+                        "--atlas writes: give -o FILE or --atlas FILE too");
+  if (o->output_format == ATTN_CLI_FORMAT_JSON && selects)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "-o FILE.json writes the whole trace: --kind, "
+                        "--layer and --head do not apply");
+  if (o->output_format == ATTN_CLI_FORMAT_NPY
+      && o->head_mode != ATTN_CLI_HEAD_UNSET)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "-o FILE.npy holds every head of the block: --head "
+                        "does not apply");
+  if (o->atlas != NULL
+      && (o->layer >= 0 || o->head_mode != ATTN_CLI_HEAD_UNSET))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--atlas draws every layer and head: --layer and "
+                        "--head do not apply");
+  return TRUE;
+}
+
+static gboolean
+check_bench (AttnCliOptions *o, const RawArgs *raw, GError **error)
+{
+  if (raw->seq != NULL)
+    {
+      g_free (o->seq);
+      o->seq = attn_cli_parse_int_list ("--seq", raw->seq, 1, 8192, &o->n_seq,
+                                        error);
+      if (o->seq == NULL)
+        return FALSE;
+    }
+  if ((raw->dim != NULL
+       && !attn_cli_parse_int ("--dim", raw->dim, 1, 8192, &o->dim, error))
+      || (raw->heads != NULL
+          && !attn_cli_parse_int ("--heads", raw->heads, 1, 1024, &o->heads,
+                                  error))
+      || (raw->reps != NULL
+          && !attn_cli_parse_int ("--reps", raw->reps, 1, 1000, &o->reps,
+                                  error))
+      || (raw->threads != NULL
+          && !attn_cli_parse_int ("--threads", raw->threads, 1, 1024,
+                                  &o->threads, error))
+      || (raw->sgemm != NULL
+          && !attn_cli_parse_int ("--sgemm", raw->sgemm, 1, 8192, &o->sgemm_n,
+                                  error)))
+    return FALSE;
+  if (o->dim % o->heads != 0)
+    return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                        "--dim %d is not a multiple of --heads %d", o->dim,
+                        o->heads);
+  /* The per-head weights (NH, T, T) dominate memory: refuse a size that
+   * would not fit rather than fail inside the allocator. */
+  for (guint i = 0; i < o->n_seq; i++)
+    {
+      double bytes = 4.0 * o->heads * (double) o->seq[i] * o->seq[i];
+      if (bytes > 4.0 * (1u << 30))
+        return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                            "--seq %d with --heads %d needs %.1f GiB for the "
+                            "attention weights alone: at most 4 GiB",
+                            o->seq[i], o->heads, bytes / (1u << 30));
+    }
+  return TRUE;
+}
+
+static gboolean
+check_command (AttnCliOptions *o, const RawArgs *raw, GError **error)
+{
+  const char *name = commands[o->command].name;
+
+  /* The text: --text or one positional argument, not both. */
+  guint n_rest = raw->rest != NULL ? g_strv_length (raw->rest) : 0;
+  if (n_rest > 0 && !takes_text (o->command))
+    {
+      g_autofree char *shown = g_utf8_make_valid (raw->rest[0], -1);
+      return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                          "%s takes no TEXT argument (got “%s”)", name,
+                          shown);
+    }
+  if (n_rest > 1)
+    return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                        "expected one TEXT argument, got %u (quote the text "
+                        "to keep it whole)", n_rest);
+  if (n_rest == 1 && raw->text != NULL)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "give the text either with --text or as the TEXT "
+                        "argument, not both");
+  const char *text = raw->text != NULL ? raw->text
+                     : n_rest == 1     ? raw->rest[0]
+                                       : NULL;
+  if (text != NULL)
+    {
+      if (!check_text (text, error))
+        return FALSE;
+      o->text = g_strdup (text);
+    }
+  o->model = g_strdup (raw->model);
+  o->trace = g_strdup (raw->trace);
+
+  switch (o->command)
+    {
+    case ATTN_CLI_COMMAND_RUN:
+      if (!check_selection (o, raw, error))
+        return FALSE;
+      if (o->model == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "run needs --model MODEL (a model file, folder "
+                            "or bundled name; “attnscope-cli info” lists "
+                            "the bundled models)");
+      if (o->text == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "run needs the input text: --text TEXT or a "
+                            "TEXT argument");
+      return TRUE;
+
+    case ATTN_CLI_COMMAND_EXPORT:
+      if (!check_selection (o, raw, error))
+        return FALSE;
+      if (o->trace != NULL && o->model != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "give --trace (a saved trace) or --model (a "
+                            "model to run), not both");
+      if (o->trace != NULL && o->text != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "--trace exports a saved trace: a text does not "
+                            "apply");
+      if (o->trace == NULL && o->model == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "export needs --trace FILE.json, or --model "
+                            "MODEL and a text to run it on");
+      if (o->model != NULL && o->text == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "export --model needs the input text: --text "
+                            "TEXT or a TEXT argument");
+      if (o->output == NULL && o->atlas == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "export needs -o FILE or --atlas FILE");
+      return TRUE;
+
+    case ATTN_CLI_COMMAND_TRAIN:
+      if (raw->output != NULL)
+        {
+          if (!check_suffix ("-o", raw->output, model_formats,
+                             &o->output_format, error))
+            return FALSE;
+          o->output = g_strdup (raw->output);
+        }
+      if (o->model == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "train needs --model MODEL (the model kind to "
+                            "train)");
+      if (o->output == NULL)
+        return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                            "train needs -o FILE.safetensors for the trained "
+                            "model");
+      return TRUE;
+
+    case ATTN_CLI_COMMAND_INFO:
+      if (o->trace != NULL && o->model != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "info describes one thing: give --trace or "
+                            "--model, not both");
+      return TRUE;
+
+    case ATTN_CLI_COMMAND_BENCH:
+      return check_bench (o, raw, error);
+    }
+  g_assert_not_reached ();
+}
+
+AttnCliOptions *
+attn_cli_options_parse (AttnCliCommand command, int argc, char **argv,
+                        GError **error)
+{
+  g_return_val_if_fail ((guint) command < ATTN_CLI_N_COMMANDS, NULL);
+  g_autoptr (AttnCliOptions) o = g_new0 (AttnCliOptions, 1);
+  o->command = command;
+  o->layer = -1;
+  o->head = -1;
+  o->reps = 3;
+  o->dim = 768;
+  o->heads = 12;
+  o->sgemm_n = 1024;
+  o->n_seq = 3;
+  o->seq = g_new (int, 3);
+  o->seq[0] = 128;
+  o->seq[1] = 512;
+  o->seq[2] = 1024;
+
+  RawArgs raw = { 0 };
+  g_autofree GOptionEntry *entries = NULL;
+  GOptionContext *context = make_context (command, &raw, &entries);
+  /* GOption rearranges the vector it parses: give it a shallow copy. */
+  g_autofree char **args = g_new0 (char *, argc + 1);
+  memcpy (args, argv, sizeof (char *) * argc);
+  int n_args = argc;
+  char **args_ptr = args;
+  gboolean ok = g_option_context_parse (context, &n_args, &args_ptr, error);
+  g_option_context_free (context);
+
+  if (ok)
+    {
+      o->help = raw.help;
+      ok = o->help || check_command (o, &raw, error);
+    }
+  raw_args_clear (&raw);
+  return ok ? g_steal_pointer (&o) : NULL;
+}
+
+void
+attn_cli_options_free (AttnCliOptions *options)
+{
+  if (options == NULL)
+    return;
+  g_free (options->model);
+  g_free (options->text);
+  g_free (options->trace);
+  g_free (options->kind);
+  g_free (options->output);
+  g_free (options->atlas);
+  g_free (options->seq);
+  g_free (options);
+}

@@ -1,0 +1,1076 @@
+/* test-cli.c: attnscope-cli as a user meets it. Spawns the built program
+ * (its path in $ATTN_CLI, set by tests/meson.build) and checks exit codes,
+ * stdout and stderr against docs/cli.md; reads what export wrote back with
+ * core and compares it with the fixture traces of tests/data/
+ * (make-cli-traces.py). Also checks the parsing helpers of app/attn-cli.h
+ * directly. */
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <glib/gstdio.h>
+
+#include "app/attn-cli.h"
+#include "core/attn-npy.h"
+#include "core/attn-trace.h"
+#include "tests/attn-test-util.h"
+
+#define TRACE_ED "cli-trace.json"      /* 2 layers x 3 heads, all kinds */
+#define TRACE_GPT "cli-trace-gpt.json" /* 2 layers x 1 head, decoder-self */
+
+/* ---- running the program --------------------------------------------- */
+
+typedef struct {
+  int status; /* exit code */
+  char *out;
+  char *err;
+} CliResult;
+
+static void
+cli_result_clear (CliResult *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliResult, cli_result_clear)
+
+/* A scratch folder per test, removed with everything in it. */
+static char *
+make_tmp (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp ("attn-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+rm_tree (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          rm_tree (child);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The names in dir, sorted, joined by spaces ("" when empty). */
+static char *
+list_dir (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  g_assert_nonnull (dir);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  const char *name;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, (gpointer) name);
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
+}
+
+/* Replaces @T@ and @G@ with the fixture traces' paths and @D@ with the
+ * scratch folder. */
+static char *
+expand (const char *arg, const char *tmp)
+{
+  g_autofree char *ed = attn_test_data_path (TRACE_ED);
+  g_autofree char *gpt = attn_test_data_path (TRACE_GPT);
+  GString *s = g_string_new (arg);
+  g_string_replace (s, "@T@", ed, 0);
+  g_string_replace (s, "@G@", gpt, 0);
+  g_string_replace (s, "@D@", tmp, 0);
+  return g_string_free (s, FALSE);
+}
+
+/* Runs attnscope-cli with args (NULL-terminated, expanded), with
+ * $ATTNSCOPE_MODEL_PATH set to model_path when not NULL. */
+static void
+run_cli (const char *const *args, const char *tmp, const char *model_path,
+         CliResult *r)
+{
+  const char *cli = g_getenv ("ATTN_CLI");
+  if (cli == NULL)
+    g_error ("ATTN_CLI must hold the path of attnscope-cli");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (argv, g_strdup (cli));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, expand (args[i], tmp));
+  g_ptr_array_add (argv, NULL);
+
+  g_auto (GStrv) env = g_get_environ ();
+  env = g_environ_unsetenv (env, "ATTNSCOPE_MODEL_PATH");
+  if (model_path != NULL)
+    env = g_environ_setenv (env, "ATTNSCOPE_MODEL_PATH", model_path, TRUE);
+
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+  g_spawn_sync (tmp, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+                &r->out, &r->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r->status = WEXITSTATUS (wait_status);
+  g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->status, r->out,
+                  r->err);
+}
+
+static void
+assert_contains (const char *what, const char *haystack, const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("%s “%s” does not contain “%s”", what, haystack, needle);
+}
+
+/* ---- help and version ----------------------------------------------- */
+
+typedef struct {
+  const char *args[4];
+  const char *usage;     /* first two lines of the help */
+  const char *has[8];    /* options listed */
+  const char *lacks[4];  /* options that do not belong to the command */
+} HelpCase;
+
+static const HelpCase help_cases[] = {
+  { { "--help" }, "Usage:\n  attnscope-cli COMMAND [OPTION…]\n",
+    { "  run ", "  export ", "  train ", "  info ", "  bench ", "--version",
+      "Exit codes: 0 success, 1 failure" } },
+  { { "help" }, "Usage:\n  attnscope-cli COMMAND [OPTION…]\n",
+    { "  bench " } },
+  { { "run", "--help" }, "Usage:\n  attnscope-cli run --model MODEL",
+    { "--model=MODEL", "--text=TEXT", "--kind=KIND", "--layer=N",
+      "--head=N|mean|max", "--output=FILE", "--atlas=FILE" },
+    { "--trace=", "--seq=" } },
+  { { "export", "-h" },
+    "Usage:\n  attnscope-cli export --trace FILE.json (-o FILE",
+    { "--trace=FILE.json", "--model=MODEL", "--kind=KIND", "--layer=N",
+      "--head=N|mean|max", "--output=FILE", "--atlas=FILE", ".npy" },
+    { "--seq=", "--reps=" } },
+  { { "help", "export" }, "Usage:\n  attnscope-cli export --trace FILE.json",
+    { "--trace=FILE.json" } },
+  { { "train", "--help" }, "Usage:\n  attnscope-cli train --model MODEL",
+    { "--model=MODEL", "--text=TEXT", "--output=FILE", ".safetensors" },
+    { "--layer=", "--atlas=", "--trace=" } },
+  { { "info", "--help" }, "Usage:\n  attnscope-cli info [--trace",
+    { "--trace=FILE.json", "--model=MODEL" },
+    { "--text=", "--layer=", "--output=" } },
+  { { "bench", "--help" }, "Usage:\n  attnscope-cli bench [OPTION…]",
+    { "--seq=T,T,…", "--dim=C", "--heads=NH", "--reps=N", "--threads=N",
+      "--sgemm=N" },
+    { "--model=", "--text=", "--output=" } },
+};
+
+static void
+test_help (gconstpointer data)
+{
+  const HelpCase *c = data;
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  run_cli (c->args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_assert_true (g_str_has_prefix (r.out, c->usage));
+  for (guint i = 0; i < G_N_ELEMENTS (c->has) && c->has[i]; i++)
+    assert_contains ("help", r.out, c->has[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (c->lacks) && c->lacks[i]; i++)
+    g_assert_null (strstr (r.out, c->lacks[i]));
+  rm_tree (tmp);
+}
+
+static void
+test_version (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "--version", NULL };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "attnscope-cli " ATTN_VERSION "\n");
+  g_assert_cmpstr (r.err, ==, "");
+  rm_tree (tmp);
+}
+
+/* ---- failures ---------------------------------------------------------- */
+
+typedef struct {
+  const char *args[14];
+  int status;
+  const char *message; /* on stderr */
+  const char *setup;   /* a file created in the scratch folder first */
+} FailCase;
+
+/* Usage errors (exit 2): the command line is wrong, whatever the files. */
+static const FailCase usage_cases[] = {
+  { { "frobnicate" }, 2, "attnscope-cli: unknown command “frobnicate”: "
+                         "expected run, export, train, info or bench" },
+  { { "--frob" }, 2, "unknown option --frob before the COMMAND" },
+  { { "export", "--bogus" }, 2,
+    "attnscope-cli export: Unknown option --bogus" },
+  { { "export", "--trace" }, 2, "Missing argument for --trace" },
+  { { "run", "--model", "m", "--text" }, 2, "Missing argument for --text" },
+  { { "export", "--trace", "@T@", "--layer", "x", "-o", "a.npy" }, 2,
+    "--layer “x” is not a whole number" },
+  { { "export", "--trace", "@T@", "--layer=-1", "-o", "a.npy" }, 2,
+    "--layer -1 out of range: expected 0 to" },
+  { { "export", "--trace", "@T@", "--layer", "0", "--head", "avg", "-o",
+      "a.csv" }, 2,
+    "--head “avg”: expected a head number (from 0), “mean” or “max”" },
+  { { "export", "--trace", "@T@", "--kind", "self", "-o", "a.npy" }, 2,
+    "unknown --kind “self”: expected encoder-self, decoder-self or cross" },
+  { { "run", "--model", "m", "--text", "a", "b" }, 2,
+    "give the text either with --text or as the TEXT argument, not both" },
+  { { "run", "--model", "m", "a", "b" }, 2,
+    "expected one TEXT argument, got 2 (quote the text to keep it whole)" },
+  { { "run", "--model", "m", "--text", "" }, 2, "the text is empty" },
+  { { "run", "--model", "m", "--text", "ab\xff" }, 2,
+    "the text is not valid UTF-8 (bad byte at offset 2)" },
+  { { "export", "--trace", "@T@", "-o", "out.xyz" }, 2,
+    "-o “out.xyz”: cannot tell the format from the suffix; supported "
+    "suffixes are .json, .npy, .csv, .png, .svg and .pdf" },
+  { { "export", "--trace", "@T@", "-o", ".npy" }, 2,
+    "supported suffixes are .json" },
+  { { "export", "--trace", "@T@", "--atlas", "atlas.npy" }, 2,
+    "--atlas “atlas.npy”: cannot tell the format from the suffix; "
+    "supported suffixes are .png, .svg and .pdf" },
+  { { "train", "--model", "m", "-o", "m.json" }, 2,
+    "supported suffixes are .safetensors" },
+  { { "run", "--text", "hi" }, 2, "run needs --model MODEL" },
+  { { "run", "--model", "m" }, 2, "run needs the input text" },
+  { { "train", "--model", "m" }, 2, "train needs -o FILE.safetensors" },
+  { { "train", "-o", "m.safetensors" }, 2, "train needs --model MODEL" },
+  { { "export", "--trace", "@T@" }, 2,
+    "export needs -o FILE or --atlas FILE" },
+  { { "export", "-o", "a.npy" }, 2, "export needs --trace FILE.json, or "
+                                    "--model MODEL and a text" },
+  { { "export", "--model", "m", "-o", "a.npy" }, 2,
+    "export --model needs the input text" },
+  { { "export", "--trace", "@T@", "--model", "m", "-o", "a.json" }, 2,
+    "give --trace (a saved trace) or --model (a model to run), not both" },
+  { { "export", "--trace", "@T@", "some text", "-o", "a.json" }, 2,
+    "--trace exports a saved trace: a text does not apply" },
+  { { "export", "--trace", "@T@", "-o", "a.npy", "--atlas", "b.png" }, 2,
+    "-o and --atlas are separate output modes" },
+  { { "export", "--trace", "@T@", "--layer", "0", "-o", "a.json" }, 2,
+    "-o FILE.json writes the whole trace: --kind, --layer and --head do not "
+    "apply" },
+  { { "export", "--trace", "@T@", "--head", "0", "-o", "a.npy" }, 2,
+    "-o FILE.npy holds every head of the block: --head does not apply" },
+  { { "export", "--trace", "@T@", "--layer", "1", "--atlas", "a.png" }, 2,
+    "--atlas draws every layer and head" },
+  { { "run", "--model", "m", "--text", "hi", "--layer", "1" }, 2,
+    "--kind, --layer and --head choose what -o or --atlas writes" },
+  { { "info", "hello" }, 2, "info takes no TEXT argument (got “hello”)" },
+  { { "info", "--layer", "1" }, 2, "Unknown option --layer" },
+  { { "info", "--trace", "@T@", "--model", "m" }, 2,
+    "give --trace or --model, not both" },
+  { { "bench", "--dim", "770" }, 2, "--dim 770 is not a multiple of "
+                                    "--heads 12" },
+  { { "bench", "--seq", "16,,32" }, 2, "--seq “” is not a whole number" },
+  { { "bench", "--seq", "0" }, 2, "--seq 0 out of range: expected 1 to 8192" },
+  { { "bench", "--seq", "8192", "--heads", "64", "--dim", "64" }, 2,
+    "needs 16.0 GiB for the attention weights alone" },
+  { { "bench", "--reps", "many" }, 2, "--reps “many” is not a whole number" },
+  { { "help", "nothing" }, 2, "unknown command “nothing”" },
+  /* Checked against the trace: what --kind, --layer and --head name must
+   * exist, and may only be left out when there is one choice. */
+  { { "export", "--trace", "@T@", "--kind", "encoder-self", "--layer", "7",
+      "-o", "a.npy" }, 2,
+    "attnscope-cli export: layer 7 out of range: this trace has layers 0-1 "
+    "(encoder-self)" },
+  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "1",
+      "--head", "3", "-o", "a.csv" }, 2,
+    "head 3 out of range: this trace has heads 0-2 (or mean, max)" },
+  { { "export", "--trace", "@G@", "--layer", "0", "--head", "1", "-o",
+      "a.csv" }, 2, "head 1 out of range: this trace has head 0 only" },
+  { { "export", "--trace", "@G@", "--kind", "cross", "--layer", "0", "-o",
+      "a.npy" }, 2,
+    "--kind cross: this trace has no cross attention (it has decoder-self)" },
+  { { "export", "--trace", "@T@", "--layer", "0", "-o", "a.npy" }, 2,
+    "this trace has encoder-self, decoder-self and cross attention: choose "
+    "one with --kind" },
+  { { "export", "--trace", "@G@", "-o", "a.npy" }, 2,
+    "this trace has layers 0-1 (decoder-self): choose one with --layer" },
+  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "1", "-o",
+      "a.csv" }, 2,
+    "this block has heads 0-2: choose one with --head N, mean or max" },
+};
+
+/* Runtime failures (exit 1): a valid request that cannot be done. */
+static const FailCase failure_cases[] = {
+  { { "run", "--model", "no-such-model", "--text", "hi" }, 1,
+    "attnscope-cli run: cannot open model “no-such-model”: no such file or "
+    "folder, and no bundled model of that name (searched @D@;" },
+  { { "info", "--model", "./nope/x.safetensors" }, 1,
+    "cannot open model “./nope/x.safetensors”: no such file or folder" },
+  { { "run", "--model", "@D@/m.safetensors", "hi" }, 1,
+    "cannot open model “@D@/m.safetensors” (file @D@/m.safetensors): no "
+    "model formats are readable in this build yet",
+    "m.safetensors" },
+  { { "train", "--model", "@D@/m.safetensors", "-o", "out.safetensors" }, 1,
+    "no model formats are readable in this build yet", "m.safetensors" },
+  { { "info", "--model", "@D@" }, 1,
+    "cannot open model “@D@” (folder @D@): no model formats are readable" },
+  { { "info", "--model", "tiny" }, 1,
+    "cannot open model “tiny” (bundled model @D@/tiny.safetensors): no "
+    "model formats are readable in this build yet",
+    "tiny.safetensors" },
+  { { "export", "--model", "tiny", "--text", "hi", "-o", "a.json" }, 1,
+    "cannot open model “tiny” (bundled model", "tiny.safetensors" },
+  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "0", "--head",
+      "0", "-o", "a.png" }, 1,
+    "attnscope-cli export: -o: image export (.png, .svg, .pdf and --atlas) "
+    "is not in this build yet" },
+  { { "export", "--trace", "@T@", "--kind", "cross", "--atlas", "a.PDF" }, 1,
+    "--atlas: image export (.png, .svg, .pdf and --atlas) is not in this "
+    "build yet" },
+  { { "run", "--model", "m", "hi", "-o", "a.svg" }, 1,
+    "image export (.png, .svg, .pdf and --atlas) is not in this build yet" },
+  { { "export", "--trace", "@D@/missing.json", "-o", "a.json" }, 1,
+    "missing.json" },
+  { { "info", "--trace", "@D@/bad.json" }, 1, "bad.json", "bad.json" },
+  /* The parent of the output is a regular file: nothing can be written,
+   * and nothing is left behind. */
+  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "0", "-o",
+      "@D@/blocker/a.npy" }, 1, "a.npy", "blocker" },
+  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "0", "--head",
+      "mean", "-o", "@D@/blocker/a.csv" }, 1, "a.csv", "blocker" },
+  { { "export", "--trace", "@T@", "-o", "@D@/blocker/a.json" }, 1, "a.json",
+    "blocker" },
+};
+
+static const char setup_contents[] = "not a model, not a trace";
+
+static void
+test_failure (gconstpointer data)
+{
+  const FailCase *c = data;
+  g_autofree char *tmp = make_tmp ();
+  if (c->setup != NULL)
+    {
+      g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
+      g_assert_true (g_file_set_contents (path, setup_contents, -1, NULL));
+    }
+  g_auto (CliResult) r = { 0 };
+  /* Bundled models are looked up in the scratch folder only. */
+  run_cli (c->args, tmp, tmp, &r);
+
+  g_assert_cmpint (r.status, ==, c->status);
+  g_assert_cmpstr (r.out, ==, "");
+  g_autofree char *message = expand (c->message, tmp);
+  assert_contains ("stderr", r.err, message);
+  g_assert_true (g_str_has_prefix (r.err, "attnscope-cli"));
+  /* One line for a failure; a usage error adds where to find the help. */
+  g_auto (GStrv) lines = g_strsplit (r.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, c->status == 2 ? 3 : 2);
+  if (c->status == 2)
+    g_assert_true (g_str_has_prefix (lines[1], "Try “attnscope-cli"));
+
+  /* Nothing written: the scratch folder holds what the case put there. */
+  g_autofree char *left = list_dir (tmp);
+  g_assert_cmpstr (left, ==, c->setup != NULL ? c->setup : "");
+  if (c->setup != NULL)
+    {
+      g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
+      g_autofree char *contents = NULL;
+      g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, setup_contents);
+    }
+  rm_tree (tmp);
+}
+
+static void
+test_no_arguments (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { NULL };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_cmpstr (r.out, ==, "");
+  g_assert_true (g_str_has_prefix (r.err, "Usage:\n  attnscope-cli COMMAND"));
+  rm_tree (tmp);
+}
+
+/* ---- info ------------------------------------------------------------ */
+
+static const char info_ed[] =
+  "model: cli-demo\n"
+  "architecture: transformer-encoder-decoder\n"
+  "attention: scaled-dot-product\n"
+  "layers: 2\n"
+  "heads: 3\n"
+  "source text: \"He said \\\"hi\\\", 你好\"\n"
+  "source tokens (6): \"He\" \" said\" \" \\\"hi\\\"\" \",\" \" 你好\" </s>\n"
+  "target text: \"Il a dit «salut», 你好\"\n"
+  "target tokens (5): <s> \"Il\" \" a dit\" \" «salut»,\" \" 你好\"\n"
+  "blocks (6):\n"
+  "  encoder-self layer 0: 3 heads x 6 queries x 6 keys\n"
+  "  encoder-self layer 1: 3 heads x 6 queries x 6 keys\n"
+  "  decoder-self layer 0: 3 heads x 5 queries x 5 keys\n"
+  "  cross layer 0: 3 heads x 5 queries x 6 keys\n"
+  "  decoder-self layer 1: 3 heads x 5 queries x 5 keys\n"
+  "  cross layer 1: 3 heads x 5 queries x 6 keys\n"
+  "steps (5):\n"
+  "  0: \"Il\" p=0.9; top: \"Il\" 0.9, \"alt0\" 0.05\n"
+  "  1: \" a dit\" p=0.8; top: \" a dit\" 0.8, \"alt1\" 0.05\n"
+  "  2: \" «salut»,\" p=0.7; top: \" «salut»,\" 0.7, \"alt2\" 0.05\n"
+  "  3: \" 你好\" p=0.6; top: \" 你好\" 0.6, \"alt3\" 0.05\n"
+  "  4: \"</s>\" p=0.5; top: \"</s>\" 0.5, \"alt4\" 0.05\n";
+
+static const char info_gpt[] =
+  "model: tiny-gpt\n"
+  "architecture: gpt2\n"
+  "attention: scaled-dot-product\n"
+  "layers: 2\n"
+  "heads: 1\n"
+  "target text: \"The cat sat\"\n"
+  "target tokens (3): \"The\" \" cat\" \" sat\"\n"
+  "blocks (2):\n"
+  "  decoder-self layer 0: 1 heads x 3 queries x 3 keys\n"
+  "  decoder-self layer 1: 1 heads x 3 queries x 3 keys\n";
+
+static void
+check_info (const char *fixture, const char *expected)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_autofree char *path = attn_test_data_path (fixture);
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "info", "--trace", path, NULL };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_autofree char *want = g_strdup_printf ("trace: %s\n%s", path, expected);
+  g_assert_cmpstr (r.out, ==, want);
+  rm_tree (tmp);
+}
+
+static void
+test_info_trace (void)
+{
+  check_info (TRACE_ED, info_ed);
+}
+
+static void
+test_info_trace_decoder_only (void)
+{
+  check_info (TRACE_GPT, info_gpt);
+}
+
+static void
+test_info_bundled (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_autofree char *models = g_build_filename (tmp, "models", NULL);
+  g_autofree char *more = g_build_filename (tmp, "more", NULL);
+  g_assert_cmpint (g_mkdir (models, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (more, 0755), ==, 0);
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "info", NULL };
+
+  /* None found: said so, with where it looked. */
+  run_cli (args, tmp, models, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_autofree char *want_none =
+    g_strdup_printf ("attnscope-cli %s\nbundled models: none found\n"
+                     "searched:\n  %s\n", ATTN_VERSION, models);
+  g_assert_cmpstr (r.out, ==, want_none);
+  cli_result_clear (&r);
+
+  /* Only *.safetensors, not hidden, each name once, sorted. */
+  const char *files[] = { "models/b-rnn.safetensors",
+                          "models/a-transformer.safetensors",
+                          "models/notes.txt", "models/.hidden.safetensors",
+                          "more/b-rnn.safetensors", "more/c.safetensors" };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (tmp, files[i], NULL);
+      g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+    }
+  g_autofree char *search = g_strjoin (":", models, more, NULL);
+  run_cli (args, tmp, search, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_autofree char *want =
+    g_strdup_printf ("attnscope-cli %s\nbundled models:\n  a-transformer\n"
+                     "  b-rnn\n  c\nsearched:\n  %s\n  %s\n", ATTN_VERSION,
+                     models, more);
+  g_assert_cmpstr (r.out, ==, want);
+  rm_tree (tmp);
+}
+
+/* ---- export --------------------------------------------------------- */
+
+static AttnTrace *
+load_fixture (const char *name)
+{
+  g_autofree char *path = attn_test_data_path (name);
+  g_autoptr (GError) error = NULL;
+  AttnTrace *trace = attn_trace_load_json (path, &error);
+  g_assert_no_error (error);
+  return trace;
+}
+
+/* Runs export with args into a fresh scratch folder; returns the folder. */
+static char *
+export_ok (const char *const *args, const char *expect_out)
+{
+  char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_autofree char *want = expand (expect_out, tmp);
+  g_assert_cmpstr (r.out, ==, want);
+  return tmp;
+}
+
+typedef struct {
+  const char *fixture;
+  const char *kind_option; /* NULL: leave --kind out */
+  AttnKind kind;
+  const char *layer_option; /* NULL: leave --layer out */
+  int layer;
+} NpyCase;
+
+static const NpyCase npy_cases[] = {
+  { TRACE_ED, "cross", ATTN_KIND_CROSS, "1", 1 },
+  { TRACE_ED, "encoder-self", ATTN_KIND_ENCODER_SELF, "0", 0 },
+  { TRACE_ED, "decoder-self", ATTN_KIND_DECODER_SELF, "1", 1 },
+  /* The only kind is the default. */
+  { TRACE_GPT, NULL, ATTN_KIND_DECODER_SELF, "1", 1 },
+};
+
+static void
+test_export_npy (gconstpointer data)
+{
+  const NpyCase *c = data;
+  g_autoptr (AttnTrace) trace = load_fixture (c->fixture);
+  const AttnBlock *want = attn_trace_lookup_block (trace, c->kind, c->layer);
+  g_assert_nonnull (want);
+
+  g_autofree char *fixture = attn_test_data_path (c->fixture);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, "export");
+  g_ptr_array_add (args, "--trace");
+  g_ptr_array_add (args, fixture);
+  if (c->kind_option)
+    {
+      g_ptr_array_add (args, "--kind");
+      g_ptr_array_add (args, (gpointer) c->kind_option);
+    }
+  g_ptr_array_add (args, "--layer");
+  g_ptr_array_add (args, (gpointer) c->layer_option);
+  g_ptr_array_add (args, "-o");
+  g_ptr_array_add (args, "@D@/w.npy");
+  g_ptr_array_add (args, NULL);
+  g_autofree char *expect_out =
+    g_strdup_printf ("wrote @D@/w.npy: %s layer %d, shape (%d, %d, %d)\n",
+                     attn_kind_to_string (c->kind), c->layer, want->n_heads,
+                     want->n_queries, want->n_keys);
+  g_autofree char *tmp = export_ok ((const char *const *) args->pdata,
+                                    expect_out);
+
+  g_autofree char *path = g_build_filename (tmp, "w.npy", NULL);
+  g_autoptr (GError) error = NULL;
+  int ndim = 0;
+  gsize shape[ATTN_NPY_MAX_DIMS] = { 0 };
+  g_autofree float *got = attn_npy_read (path, &ndim, shape, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ndim, ==, 3);
+  g_assert_cmpuint (shape[0], ==, want->n_heads);
+  g_assert_cmpuint (shape[1], ==, want->n_queries);
+  g_assert_cmpuint (shape[2], ==, want->n_keys);
+  /* The fixture's floats round-trip exactly: no difference at all. */
+  attn_test_assert_close ("npy weights", got, want->weights,
+                          shape[0] * shape[1] * shape[2], 0.0);
+  g_autofree char *left = list_dir (tmp);
+  g_assert_cmpstr (left, ==, "w.npy");
+  rm_tree (tmp);
+}
+
+/* Splits RFC 4180 CSV (CRLF line ends) into rows of fields. */
+static GPtrArray *
+parse_csv (const char *text)
+{
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify)
+                                                      g_strfreev);
+  GPtrArray *row = g_ptr_array_new ();
+  GString *field = g_string_new (NULL);
+  const char *p = text;
+  while (*p)
+    {
+      if (*p == '"')
+        {
+          for (p++; *p && !(*p == '"' && p[1] != '"'); p++)
+            {
+              g_string_append_c (field, *p);
+              if (*p == '"')
+                p++; /* a doubled quote */
+            }
+          g_assert_true (*p == '"');
+          p++;
+        }
+      else if (*p == ',')
+        {
+          g_ptr_array_add (row, g_string_free (field, FALSE));
+          field = g_string_new (NULL);
+          p++;
+        }
+      else if (*p == '\r')
+        {
+          g_assert_true (p[1] == '\n');
+          g_ptr_array_add (row, g_string_free (field, FALSE));
+          field = g_string_new (NULL);
+          g_ptr_array_add (row, NULL);
+          g_ptr_array_add (rows, g_ptr_array_free (row, FALSE));
+          row = g_ptr_array_new ();
+          p += 2;
+        }
+      else
+        g_string_append_c (field, *p++);
+    }
+  g_assert_cmpuint (row->len, ==, 0); /* the last row ends with CRLF */
+  g_assert_cmpuint (field->len, ==, 0);
+  g_ptr_array_free (row, TRUE);
+  g_string_free (field, TRUE);
+  return rows;
+}
+
+typedef struct {
+  const char *fixture;
+  AttnKind kind;
+  int layer;
+  const char *head_option; /* NULL: leave --head out */
+  int head;                /* index, ATTN_HEADS_MEAN or ATTN_HEADS_MAX */
+  const char *which;       /* as the report line says it */
+} CsvCase;
+
+static const CsvCase csv_cases[] = {
+  { TRACE_ED, ATTN_KIND_CROSS, 0, "2", 2, "head 2" },
+  { TRACE_ED, ATTN_KIND_ENCODER_SELF, 1, "mean", ATTN_HEADS_MEAN,
+    "mean over heads" },
+  { TRACE_ED, ATTN_KIND_DECODER_SELF, 0, "max", ATTN_HEADS_MAX,
+    "max over heads" },
+  /* One head: --head may be left out. */
+  { TRACE_GPT, ATTN_KIND_DECODER_SELF, 0, NULL, 0, "head 0" },
+};
+
+static void
+test_export_csv (gconstpointer data)
+{
+  const CsvCase *c = data;
+  g_autoptr (AttnTrace) trace = load_fixture (c->fixture);
+  const AttnBlock *block = attn_trace_lookup_block (trace, c->kind, c->layer);
+  g_assert_nonnull (block);
+  int nq = block->n_queries, nk = block->n_keys;
+
+  g_autofree char *fixture = attn_test_data_path (c->fixture);
+  g_autofree char *layer = g_strdup_printf ("%d", c->layer);
+  const char *args[] = { "export",      "--trace",
+                         fixture,       "--kind",
+                         attn_kind_to_string (c->kind),
+                         "--layer",     layer,
+                         "-o",          "@D@/w.csv",
+                         c->head_option ? "--head" : NULL,
+                         c->head_option, NULL };
+  g_autofree char *expect_out = g_strdup_printf (
+    "wrote @D@/w.csv: %s layer %d, %s, %d x %d\n",
+    attn_kind_to_string (c->kind), c->layer, c->which, nq, nk);
+  g_autofree char *tmp = export_ok (args, expect_out);
+
+  g_autofree char *path = g_build_filename (tmp, "w.csv", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_autoptr (GPtrArray) rows = parse_csv (text);
+  g_assert_cmpuint (rows->len, ==, nq + 1);
+
+  /* Header: an empty cell, then the key tokens; each row starts with its
+   * query token. */
+  AttnSide qs = attn_kind_query_side (c->kind);
+  AttnSide ks = attn_kind_key_side (c->kind);
+  char **header = rows->pdata[0];
+  g_assert_cmpuint (g_strv_length (header), ==, nk + 1);
+  g_assert_cmpstr (header[0], ==, "");
+  for (int k = 0; k < nk; k++)
+    g_assert_cmpstr (header[k + 1], ==,
+                     attn_trace_get_token (trace, ks, k)->text);
+
+  /* The values: the head itself, or mean/max over heads computed here in
+   * double. A head is bit-exact (%.9g round-trips); the mean of 3 float32
+   * values may differ from ours by float rounding: 1e-6 absolute. */
+  g_autofree float *want = g_new (float, nq * nk);
+  g_autofree float *got = g_new (float, nq * nk);
+  for (int q = 0; q < nq; q++)
+    for (int k = 0; k < nk; k++)
+      {
+        double acc = 0.0;
+        for (int h = 0; h < block->n_heads; h++)
+          {
+            double w = block->weights[((gsize) h * nq + q) * nk + k];
+            if (c->head == ATTN_HEADS_MEAN)
+              acc += w / block->n_heads;
+            else if (c->head == ATTN_HEADS_MAX)
+              acc = MAX (acc, w);
+            else if (h == c->head)
+              acc = w;
+          }
+        want[q * nk + k] = (float) acc;
+      }
+  for (int q = 0; q < nq; q++)
+    {
+      char **row = rows->pdata[q + 1];
+      g_assert_cmpuint (g_strv_length (row), ==, nk + 1);
+      g_assert_cmpstr (row[0], ==, attn_trace_get_token (trace, qs, q)->text);
+      for (int k = 0; k < nk; k++)
+        {
+          char *end = NULL;
+          got[q * nk + k] = (float) g_ascii_strtod (row[k + 1], &end);
+          g_assert_true (end != row[k + 1] && *end == '\0');
+        }
+    }
+  attn_test_assert_close ("csv weights", got, want, nq * nk,
+                          c->head == ATTN_HEADS_MEAN ? 1e-6 : 0.0);
+  rm_tree (tmp);
+}
+
+static void
+assert_same_trace (const AttnTrace *a, const AttnTrace *b)
+{
+  g_assert_cmpstr (a->model_name, ==, b->model_name);
+  g_assert_cmpstr (a->architecture, ==, b->architecture);
+  g_assert_cmpint (a->mechanism, ==, b->mechanism);
+  g_assert_cmpint (a->n_layers, ==, b->n_layers);
+  g_assert_cmpint (a->n_heads, ==, b->n_heads);
+  g_assert_cmpstr (a->source_text, ==, b->source_text);
+  g_assert_cmpstr (a->target_text, ==, b->target_text);
+  for (AttnSide side = ATTN_SIDE_SOURCE; side <= ATTN_SIDE_TARGET; side++)
+    {
+      g_assert_cmpuint (attn_trace_n_tokens (a, side), ==,
+                        attn_trace_n_tokens (b, side));
+      for (guint i = 0; i < attn_trace_n_tokens (a, side); i++)
+        {
+          const AttnToken *x = attn_trace_get_token (a, side, i);
+          const AttnToken *y = attn_trace_get_token (b, side, i);
+          g_assert_cmpstr (x->text, ==, y->text);
+          g_assert_cmpint (x->id, ==, y->id);
+          g_assert_cmpint (x->start, ==, y->start);
+          g_assert_cmpint (x->end, ==, y->end);
+          g_assert_cmpint (x->special, ==, y->special);
+        }
+    }
+  g_assert_cmpuint (a->blocks->len, ==, b->blocks->len);
+  for (guint i = 0; i < a->blocks->len; i++)
+    {
+      const AttnBlock *x = g_ptr_array_index (a->blocks, i);
+      const AttnBlock *y = attn_trace_lookup_block (b, x->kind, x->layer);
+      g_assert_nonnull (y);
+      g_assert_cmpint (x->n_heads, ==, y->n_heads);
+      g_assert_cmpint (x->n_queries, ==, y->n_queries);
+      g_assert_cmpint (x->n_keys, ==, y->n_keys);
+      g_assert_cmpint (x->normalised, ==, y->normalised);
+      g_assert_cmpmem (x->weights,
+                       sizeof (float) * x->n_heads * x->n_queries * x->n_keys,
+                       y->weights,
+                       sizeof (float) * y->n_heads * y->n_queries * y->n_keys);
+    }
+  g_assert_cmpuint (a->steps->len, ==, b->steps->len);
+  for (guint i = 0; i < a->steps->len; i++)
+    {
+      const AttnStep *x = g_ptr_array_index (a->steps, i);
+      const AttnStep *y = g_ptr_array_index (b->steps, i);
+      g_assert_cmpint (x->emitted.id, ==, y->emitted.id);
+      g_assert_cmpstr (x->emitted.text, ==, y->emitted.text);
+      g_assert_cmpfloat (x->emitted.prob, ==, y->emitted.prob);
+      g_assert_cmpint (x->n_top, ==, y->n_top);
+      for (int k = 0; k < x->n_top; k++)
+        {
+          g_assert_cmpint (x->top[k].id, ==, y->top[k].id);
+          g_assert_cmpstr (x->top[k].text, ==, y->top[k].text);
+          g_assert_cmpfloat (x->top[k].prob, ==, y->top[k].prob);
+        }
+    }
+}
+
+static void
+test_export_json (gconstpointer data)
+{
+  const char *fixture_name = data;
+  g_autoptr (AttnTrace) want = load_fixture (fixture_name);
+  g_autofree char *fixture = attn_test_data_path (fixture_name);
+  const char *args[] = { "export", "--trace", fixture, "-o", "@D@/all.json",
+                         NULL };
+  g_autofree char *expect_out = g_strdup_printf (
+    "wrote @D@/all.json: the whole trace (%u blocks)\n", want->blocks->len);
+  g_autofree char *tmp = export_ok (args, expect_out);
+  g_autofree char *path = g_build_filename (tmp, "all.json", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnTrace) got = attn_trace_load_json (path, &error);
+  g_assert_no_error (error);
+  assert_same_trace (got, want);
+  rm_tree (tmp);
+}
+
+/* ---- bench ------------------------------------------------------------ */
+
+static double
+parse_number (const char *s)
+{
+  char *end = NULL;
+  double v = g_ascii_strtod (s, &end);
+  g_assert_true (end != s);
+  return v;
+}
+
+static void
+test_bench_table (void)
+{
+  const int C = 32, seq[] = { 16, 40 };
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "bench", "--seq", "16,40", "--reps", "1", "--dim",
+                         "32", "--heads", "4", "--sgemm", "64", "--threads",
+                         "1", NULL };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+
+  g_auto (GStrv) lines = g_strsplit (r.out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3 + G_N_ELEMENTS (seq) + 1);
+  g_assert_cmpstr (lines[3 + G_N_ELEMENTS (seq)], ==, "");
+
+  const char *prefix = "sgemm ceiling: ";
+  g_assert_true (g_str_has_prefix (lines[0], prefix));
+  double ceiling = parse_number (lines[0] + strlen (prefix));
+  g_assert_cmpfloat (ceiling, >, 0.0);
+  g_assert_true (g_str_has_suffix (lines[0],
+                                   " GFLOP/s (n = 64, 1 thread, best of 1)"));
+  g_assert_cmpstr (lines[1], ==,
+                   "multi-head attention forward: C = 32, NH = 4, B = 1, "
+                   "weights kept, best of 1");
+  g_auto (GStrv) header = g_strsplit_set (g_strstrip (lines[2]), " ", -1);
+  g_autofree char *joined = NULL;
+  {
+    g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+    for (guint i = 0; header[i]; i++)
+      if (*header[i])
+        g_strv_builder_add (b, header[i]);
+    g_auto (GStrv) fields = g_strv_builder_end (b);
+    joined = g_strjoinv ("|", fields);
+  }
+  g_assert_cmpstr (joined, ==, "T|seconds|GFLOP|GFLOP/s|ceiling");
+
+  for (guint i = 0; i < G_N_ELEMENTS (seq); i++)
+    {
+      g_auto (GStrv) raw = g_strsplit (lines[3 + i], " ", -1);
+      g_autoptr (GPtrArray) f = g_ptr_array_new ();
+      for (guint j = 0; raw[j]; j++)
+        if (*raw[j])
+          g_ptr_array_add (f, raw[j]);
+      g_assert_cmpuint (f->len, ==, 5);
+      const char *const *v = (const char *const *) f->pdata;
+      int T = seq[i];
+      g_assert_cmpint ((int) parse_number (v[0]), ==, T);
+      double seconds = parse_number (v[1]);
+      double gflop = parse_number (v[2]);
+      double gflops = parse_number (v[3]);
+      g_assert_true (g_str_has_suffix (v[4], "%"));
+      double percent = parse_number (v[4]);
+      g_assert_cmpfloat (seconds, >, 0.0);
+      /* docs/cli.md: projections 4 * 2 T C^2, scores and weighted sum
+       * 2 * 2 T^2 C. Printed with 6 significant digits. */
+      double want_gflop = (8.0 * T * C * C + 4.0 * T * T * (double) C) * 1e-9;
+      g_assert_cmpfloat (fabs (gflop - want_gflop), <=, 1e-5 * want_gflop);
+      /* GFLOP/s is printed with 2 decimals, seconds with 6 digits. */
+      g_assert_cmpfloat (fabs (gflops - gflop / seconds), <=,
+                         0.0051 + 1e-5 * gflops);
+      /* The fraction of the ceiling, printed with 1 decimal, from figures
+       * printed with 2 and 1 decimals. */
+      double want_percent = 100.0 * gflops / ceiling;
+      g_assert_cmpfloat (fabs (percent - want_percent), <=,
+                         0.051 + want_percent * (0.0051 / MAX (gflops, 1e-9)
+                                                 + 0.051 / ceiling));
+    }
+  rm_tree (tmp);
+}
+
+/* ---- the parsing helpers, in process ---------------------------------- */
+
+typedef struct {
+  const char *path;
+  AttnCliFormat want;
+} SuffixCase;
+
+static const SuffixCase suffix_cases[] = {
+  { "a.npy", ATTN_CLI_FORMAT_NPY },
+  { "dir/A.NPY", ATTN_CLI_FORMAT_NPY },
+  { "x.csv", ATTN_CLI_FORMAT_CSV },
+  { "t.json", ATTN_CLI_FORMAT_JSON },
+  { "f.Svg", ATTN_CLI_FORMAT_SVG },
+  { "m.safetensors", ATTN_CLI_FORMAT_NONE }, /* not a data format */
+  { ".csv", ATTN_CLI_FORMAT_NONE },          /* a suffix, no name */
+  { "dir/.csv", ATTN_CLI_FORMAT_NONE },
+  { "x.csv.bak", ATTN_CLI_FORMAT_NONE },
+  { "npy", ATTN_CLI_FORMAT_NONE },
+  { "", ATTN_CLI_FORMAT_NONE },
+};
+
+static void
+test_suffix (gconstpointer data)
+{
+  const SuffixCase *c = data;
+  static const AttnCliFormat allowed[] = {
+    ATTN_CLI_FORMAT_JSON, ATTN_CLI_FORMAT_NPY, ATTN_CLI_FORMAT_CSV,
+    ATTN_CLI_FORMAT_PNG,  ATTN_CLI_FORMAT_SVG, ATTN_CLI_FORMAT_PDF,
+    ATTN_CLI_FORMAT_NONE,
+  };
+  g_assert_cmpint (attn_cli_format_from_path (c->path, allowed), ==, c->want);
+}
+
+static void
+test_parse_values (void)
+{
+  g_autoptr (GError) error = NULL;
+  AttnCliHeadMode mode;
+  int head = 0;
+  g_assert_true (attn_cli_parse_head ("mean", &mode, &head, &error));
+  g_assert_cmpint (mode, ==, ATTN_CLI_HEAD_MEAN);
+  g_assert_true (attn_cli_parse_head ("max", &mode, &head, &error));
+  g_assert_cmpint (mode, ==, ATTN_CLI_HEAD_MAX);
+  g_assert_true (attn_cli_parse_head ("11", &mode, &head, &error));
+  g_assert_cmpint (mode, ==, ATTN_CLI_HEAD_INDEX);
+  g_assert_cmpint (head, ==, 11);
+  const char *bad_heads[] = { "-1", "1.5", "", "MEAN", " 2", "99999999999" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad_heads); i++)
+    {
+      g_assert_false (attn_cli_parse_head (bad_heads[i], &mode, &head,
+                                           &error));
+      g_assert_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE);
+      g_assert_cmpint (attn_cli_exit_code (error), ==, ATTN_CLI_EXIT_USAGE);
+      g_clear_error (&error);
+    }
+
+  guint n = 0;
+  g_autofree int *seq = attn_cli_parse_int_list ("--seq", "128, 512,1024", 1,
+                                                 8192, &n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpint (seq[0], ==, 128);
+  g_assert_cmpint (seq[1], ==, 512);
+  g_assert_cmpint (seq[2], ==, 1024);
+  g_assert_null (attn_cli_parse_int_list ("--seq", "", 1, 8192, &n, &error));
+  g_assert_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE);
+  g_clear_error (&error);
+  g_assert_null (attn_cli_parse_int_list ("--seq", "8193", 1, 8192, &n,
+                                          &error));
+  g_assert_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE);
+  g_clear_error (&error);
+
+  /* Errors of core and of files are failures, not usage errors. */
+  g_autoptr (GError) io = g_error_new (G_FILE_ERROR, G_FILE_ERROR_NOENT, "x");
+  g_assert_cmpint (attn_cli_exit_code (io), ==, ATTN_CLI_EXIT_FAILURE);
+  g_autoptr (GError) opt = g_error_new (G_OPTION_ERROR,
+                                        G_OPTION_ERROR_UNKNOWN_OPTION, "x");
+  g_assert_cmpint (attn_cli_exit_code (opt), ==, ATTN_CLI_EXIT_USAGE);
+}
+
+static void
+test_parse_defaults (void)
+{
+  /* Parsing leaves argv as it was and fills in the documented defaults. */
+  char *argv[] = { "bench", "--reps", "2", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnCliOptions) o =
+    attn_cli_options_parse (ATTN_CLI_COMMAND_BENCH, 3, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (argv[1], ==, "--reps");
+  g_assert_cmpint (o->reps, ==, 2);
+  g_assert_cmpint (o->dim, ==, 768);
+  g_assert_cmpint (o->heads, ==, 12);
+  g_assert_cmpint (o->sgemm_n, ==, 1024);
+  g_assert_cmpint (o->threads, ==, 0);
+  g_assert_cmpuint (o->n_seq, ==, 3);
+  g_assert_cmpint (o->seq[2], ==, 1024);
+
+  char *argv2[] = { "export", "--trace", "t.json", "--layer", "3",
+                    "--head", "max", "-o", "x.CSV", NULL };
+  g_autoptr (AttnCliOptions) e =
+    attn_cli_options_parse (ATTN_CLI_COMMAND_EXPORT, 9, argv2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (e->trace, ==, "t.json");
+  g_assert_null (e->kind);
+  g_assert_cmpint (e->layer, ==, 3);
+  g_assert_cmpint (e->head_mode, ==, ATTN_CLI_HEAD_MAX);
+  g_assert_cmpint (e->output_format, ==, ATTN_CLI_FORMAT_CSV);
+  g_assert_null (e->text);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (help_cases); i++)
+    {
+      g_autofree char *joined = g_strjoinv ("-", (char **) help_cases[i].args);
+      g_autofree char *name = g_strdup_printf ("/attn/cli/help/%u-%s", i,
+                                               joined);
+      g_test_add_data_func (name, &help_cases[i], test_help);
+    }
+  g_test_add_func ("/attn/cli/version", test_version);
+  g_test_add_func ("/attn/cli/no-arguments", test_no_arguments);
+  for (guint i = 0; i < G_N_ELEMENTS (usage_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/usage-error/%u-%s",
+                                               i, usage_cases[i].args[0]);
+      g_test_add_data_func (name, &usage_cases[i], test_failure);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (failure_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/failure/%u-%s", i,
+                                               failure_cases[i].args[0]);
+      g_test_add_data_func (name, &failure_cases[i], test_failure);
+    }
+  g_test_add_func ("/attn/cli/info/trace", test_info_trace);
+  g_test_add_func ("/attn/cli/info/trace-decoder-only",
+                   test_info_trace_decoder_only);
+  g_test_add_func ("/attn/cli/info/bundled", test_info_bundled);
+  for (guint i = 0; i < G_N_ELEMENTS (npy_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/export/npy/%u", i);
+      g_test_add_data_func (name, &npy_cases[i], test_export_npy);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (csv_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/export/csv/%u", i);
+      g_test_add_data_func (name, &csv_cases[i], test_export_csv);
+    }
+  g_test_add_data_func ("/attn/cli/export/json/encoder-decoder", TRACE_ED,
+                        test_export_json);
+  g_test_add_data_func ("/attn/cli/export/json/decoder-only", TRACE_GPT,
+                        test_export_json);
+  g_test_add_func ("/attn/cli/bench/table", test_bench_table);
+  for (guint i = 0; i < G_N_ELEMENTS (suffix_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/parse/suffix/%u",
+                                               i);
+      g_test_add_data_func (name, &suffix_cases[i], test_suffix);
+    }
+  g_test_add_func ("/attn/cli/parse/values", test_parse_values);
+  g_test_add_func ("/attn/cli/parse/defaults", test_parse_defaults);
+  return g_test_run ();
+}
