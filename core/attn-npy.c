@@ -1,5 +1,5 @@
 /* attn-npy.c: float32 .npy files, as NumPy's format.py writes and reads
- * them (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+ * them; see numpy.lib.format in NumPy's reference.
  *
  * The header is a Python dict literal,
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }
@@ -7,13 +7,21 @@
  * boundary. */
 #include "core/attn-npy.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "core/attn-error.h"
 
 #define MAGIC "\x93NUMPY"
 #define MAGIC_LEN 6
 #define ALIGN 64
+/* The reader takes headers up to this size (NumPy's are about 128 bytes). */
+#define HEADER_MAX 65536
 /* NumPy 1.24 pads the header by 21 - len (repr (shape[0])) spaces so a file
  * can grow along axis 0 in place; writing the same keeps us byte-identical. */
 #define GROWTH_AXIS_MAX_DIGITS 21
@@ -31,6 +39,85 @@ bad_npy (GError **error, const char *path, const char *format, ...)
   va_end (args);
   g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TRACE, "%s: %s", path, msg);
   return FALSE;
+}
+
+/* Writes all n bytes, through short writes and signals. */
+static gboolean
+write_all (int fd, const void *buf, gsize n)
+{
+  const guint8 *p = buf;
+  while (n > 0)
+    {
+      gssize done = write (fd, p, MIN (n, (gsize) G_MAXSSIZE));
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done <= 0)
+        return FALSE;
+      p += done;
+      n -= done;
+    }
+  return TRUE;
+}
+
+/* Reads up to n bytes, stopping early only at the end of the file; returns
+ * the count, or -1 on an error. */
+static gssize
+read_all (int fd, void *buf, gsize n)
+{
+  guint8 *p = buf;
+  gsize got = 0;
+  while (got < n)
+    {
+      gssize done = read (fd, p + got, MIN (n - got, (gsize) G_MAXSSIZE));
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done < 0)
+        return -1;
+      if (done == 0)
+        break;
+      got += done;
+    }
+  return got;
+}
+
+/* Writes head then data to a temporary file beside path and renames it over
+ * path: path ends up whole or untouched. Writing straight from data spares
+ * a copy of what may be hundreds of megabytes. Like g_file_set_contents (),
+ * it syncs before replacing an existing file. */
+static gboolean
+write_whole (const char *path, const void *head, gsize head_len,
+             const void *data, gsize data_len, GError **error)
+{
+  g_autofree char *tmp = g_strconcat (path, ".XXXXXX", NULL);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0666);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot write %s: %s",
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  gboolean ok = write_all (fd, head, head_len)
+                && write_all (fd, data, data_len)
+                && (!g_file_test (path, G_FILE_TEST_EXISTS) || fsync (fd) == 0);
+  int saved = errno;
+  if (close (fd) != 0 && ok)
+    {
+      ok = FALSE;
+      saved = errno;
+    }
+  if (ok && g_rename (tmp, path) != 0)
+    {
+      ok = FALSE;
+      saved = errno;
+    }
+  if (!ok)
+    {
+      g_unlink (tmp);
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot write %s: %s",
+                   path, g_strerror (saved));
+    }
+  return ok;
 }
 
 gboolean
@@ -75,9 +162,8 @@ attn_npy_write (const char *path, const float *data, int ndim,
                    "%s: array too large to write", path);
       return FALSE;
     }
-  gsize total = prefix + header_len + data_bytes;
-  g_autofree guint8 *buf = g_malloc (total);
-  guint8 *p = buf;
+  g_autofree guint8 *head = g_malloc (prefix + header_len);
+  guint8 *p = head;
   memcpy (p, MAGIC, MAGIC_LEN);
   p += MAGIC_LEN;
   *p++ = 1; /* version 1.0 */
@@ -88,28 +174,19 @@ attn_npy_write (const char *path, const float *data, int ndim,
   p += dict->len;
   memset (p, ' ', pad);
   p += pad;
-  *p++ = '\n';
+  *p = '\n';
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
-  if (data_bytes > 0)
-    memcpy (p, data, data_bytes);
+  return write_whole (path, head, prefix + header_len, data, data_bytes,
+                      error);
 #else
+  g_autofree guint32 *le = g_new (guint32, MAX (numel, 1));
   for (gsize i = 0; i < numel; i++)
     {
-      guint32 bits;
-      memcpy (&bits, &data[i], 4);
-      bits = GUINT32_TO_LE (bits);
-      memcpy (p + 4 * i, &bits, 4);
+      memcpy (&le[i], &data[i], 4);
+      le[i] = GUINT32_TO_LE (le[i]);
     }
+  return write_whole (path, head, prefix + header_len, le, data_bytes, error);
 #endif
-
-  g_autoptr (GError) local = NULL;
-  if (!g_file_set_contents (path, (const char *) buf, total, &local))
-    {
-      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot write %s: %s",
-                   path, local->message);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* A cursor over the header dict; every function leaves it past what it read
@@ -266,20 +343,28 @@ parse_header (const char *path, const char *text, gsize len, int *ndim,
   return TRUE;
 }
 
-float *
-attn_npy_read (const char *path, int *ndim, gsize *shape, GError **error)
+/* The body of attn_npy_read () on an open file of size bytes. */
+static float *
+read_npy (const char *path, int fd, gsize size, int *ndim, gsize *shape,
+          GError **error)
 {
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GMappedFile) file = g_mapped_file_new (path, FALSE, &local);
-  if (file == NULL)
+  /* The prefix and header are read first, into a buffer bounded by
+   * HEADER_MAX; the data then goes straight into the result. */
+  gsize head_size = MIN (size, MAGIC_LEN + 2 + 4 + HEADER_MAX);
+  g_autofree guint8 *bytes = g_malloc (MAX (head_size, 1));
+  gssize got = read_all (fd, bytes, head_size);
+  if (got < 0)
     {
+      int saved = errno;
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot read %s: %s",
-                   path, local->message);
+                   path, g_strerror (saved));
       return NULL;
     }
-  /* Empty files map to NULL contents. */
-  const guint8 *bytes = (const guint8 *) g_mapped_file_get_contents (file);
-  gsize size = g_mapped_file_get_length (file);
+  if ((gsize) got < head_size)
+    {
+      bad_npy (error, path, "the file shrank while being read");
+      return NULL;
+    }
 
   if (size < MAGIC_LEN + 2 || memcmp (bytes, MAGIC, MAGIC_LEN) != 0)
     {
@@ -310,6 +395,12 @@ attn_npy_read (const char *path, int *ndim, gsize *shape, GError **error)
       bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes runs past "
                "the end of the %" G_GSIZE_FORMAT "-byte file", header_len,
                size);
+      return NULL;
+    }
+  if (header_len > HEADER_MAX)
+    {
+      bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes is larger "
+               "than the %d this reader takes", header_len, HEADER_MAX);
       return NULL;
     }
   const char *header = (const char *) bytes + prefix;
@@ -344,20 +435,60 @@ attn_npy_read (const char *path, int *ndim, gsize *shape, GError **error)
       return NULL;
     }
 
-  float *data = g_new (float, MAX (numel, 1));
-#if G_BYTE_ORDER == G_LITTLE_ENDIAN
-  if (data_bytes > 0)
-    memcpy (data, bytes + prefix + header_len, data_bytes);
-#else
+  g_autofree float *data = g_new (float, MAX (numel, 1));
+  gsize have = head_size - prefix - header_len; /* data already read */
+  memcpy (data, bytes + prefix + header_len, have);
+  got = read_all (fd, (guint8 *) data + have, data_bytes - have);
+  if (got < 0)
+    {
+      int saved = errno;
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot read %s: %s",
+                   path, g_strerror (saved));
+      return NULL;
+    }
+  if ((gsize) got < data_bytes - have)
+    {
+      bad_npy (error, path, "the file shrank while being read");
+      return NULL;
+    }
+#if G_BYTE_ORDER != G_LITTLE_ENDIAN
   for (gsize i = 0; i < numel; i++)
     {
       guint32 bits;
-      memcpy (&bits, bytes + prefix + header_len + 4 * i, 4);
+      memcpy (&bits, &data[i], 4);
       bits = GUINT32_FROM_LE (bits);
       memcpy (&data[i], &bits, 4);
     }
 #endif
   *ndim = nd;
   memcpy (shape, dims, sizeof (gsize) * nd);
+  return g_steal_pointer (&data);
+}
+
+float *
+attn_npy_read (const char *path, int *ndim, gsize *shape, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot read %s: %s",
+                   path, g_strerror (saved));
+      return NULL;
+    }
+  struct stat st;
+  float *data = NULL;
+  if (fstat (fd, &st) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot read %s: %s",
+                   path, g_strerror (saved));
+    }
+  else if (!S_ISREG (st.st_mode))
+    g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "cannot read %s: not a "
+                 "regular file", path);
+  else
+    data = read_npy (path, fd, st.st_size, ndim, shape, error);
+  close (fd);
   return data;
 }

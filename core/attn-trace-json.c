@@ -300,7 +300,8 @@ member (Reader *r, JsonObject *obj, const char *where, const char *name)
 static gboolean
 value_of_type (JsonNode *node, GType type)
 {
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
+  return JSON_NODE_HOLDS_VALUE (node)
+         && json_node_get_value_type (node) == type;
 }
 
 static gboolean
@@ -765,9 +766,9 @@ attn_trace_load_json (const char *path, GError **error)
       fail (&r, "top level", "not a JSON object");
       return NULL;
     }
-  g_autoptr (AttnTrace) trace = attn_trace_new ("", "",
-                                                ATTN_MECHANISM_SCALED_DOT_PRODUCT,
-                                                0, 0);
+  /* Filled in by read_trace (); the mechanism is overwritten. */
+  g_autoptr (AttnTrace) trace =
+    attn_trace_new ("", "", ATTN_MECHANISM_SCALED_DOT_PRODUCT, 0, 0);
   if (!read_trace (&r, json_node_get_object (root), trace))
     return NULL;
   GError *invalid = NULL;

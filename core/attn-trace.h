@@ -35,7 +35,7 @@ typedef enum {
 
 typedef enum {
   ATTN_SIDE_SOURCE, /* encoder side */
-  ATTN_SIDE_TARGET, /* decoder side, or the one stream of a decoder-only model */
+  ATTN_SIDE_TARGET, /* decoder side, or the stream of a decoder-only model */
 } AttnSide;
 
 /* Head selectors for attn_block_head_weights () and the CSV export, beside

@@ -81,8 +81,18 @@ test_round_trip (gconstpointer data)
     x[i] = special[i];
 
   g_autoptr (GError) error = NULL;
+  /* Written twice: the second replaces the first (other data, same path),
+   * leaving no temporary file behind. */
+  for (gsize i = 0; i < n; i++)
+    x[i] += 1.0f;
+  g_assert_true (attn_npy_write (path, x, c->ndim, c->shape, &error));
+  for (gsize i = 0; i < n; i++)
+    x[i] -= 1.0f;
   g_assert_true (attn_npy_write (path, x, c->ndim, c->shape, &error));
   g_assert_no_error (error);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_cmpstr (g_dir_read_name (d), ==, "x.npy");
+  g_assert_null (g_dir_read_name (d));
 
   int ndim = -1;
   gsize shape[ATTN_NPY_MAX_DIMS];
@@ -254,88 +264,94 @@ typedef struct {
   int major;
   const char *header;
   gboolean no_newline;
+  gsize header_pad; /* spaces appended to header */
   gsize data_bytes;
   int code; /* -1: the file is valid */
   const char *fragment;
 } MalformedCase;
 
 #define F4_23 "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+#define BAD ATTN_ERROR_BAD_TRACE
 
+/* name, raw, raw_len, major, header, no_newline, header_pad, data_bytes,
+ * code, fragment */
 static const MalformedCase malformed_cases[] = {
-  { "valid-v1", NULL, 0, 1, F4_23, FALSE, 24, -1, NULL },
-  { "valid-v2", NULL, 0, 2, F4_23, FALSE, 24, -1, NULL },
+  { "valid-v1", NULL, 0, 1, F4_23, FALSE, 0, 24, -1, NULL },
+  { "valid-v2", NULL, 0, 2, F4_23, FALSE, 0, 24, -1, NULL },
   { "valid-key-order", NULL, 0, 1,
-    "{\"shape\": (2,3), 'fortran_order':False,'descr':'<f4'}", FALSE, 24, -1,
-    NULL },
-  { "empty", "", 0, 0, NULL, FALSE, 0, ATTN_ERROR_BAD_TRACE, "bad magic" },
-  { "bad-magic", "\x93NUMPZ\x01\x00\x10\x00", 10, 0, NULL, FALSE, 0,
-    ATTN_ERROR_BAD_TRACE, "bad magic" },
-  { "no-header-length", "\x93NUMPY\x01\x00\x10", 9, 0, NULL, FALSE, 0,
-    ATTN_ERROR_BAD_TRACE, "truncated before the header length" },
-  { "version-3", NULL, 0, 3, F4_23, FALSE, 24, ATTN_ERROR_BAD_TRACE,
+    "{\"shape\": (2,3), 'fortran_order':False,'descr':'<f4'}", FALSE, 0, 24,
+    -1, NULL },
+  { "empty", "", 0, 0, NULL, FALSE, 0, 0, BAD, "bad magic" },
+  { "bad-magic", "\x93NUMPZ\x01\x00\x10\x00", 10, 0, NULL, FALSE, 0, 0, BAD,
+    "bad magic" },
+  { "no-header-length", "\x93NUMPY\x01\x00\x10", 9, 0, NULL, FALSE, 0, 0,
+    BAD, "truncated before the header length" },
+  { "version-3", NULL, 0, 3, F4_23, FALSE, 0, 24, BAD,
     "version 3.0 is not supported" },
   { "header-past-end", "\x93NUMPY\x01\x00\xff\x00{}\n", 13, 0, NULL, FALSE, 0,
-    ATTN_ERROR_BAD_TRACE, "header of 255 bytes runs past the end" },
-  { "no-newline", NULL, 0, 1, F4_23, TRUE, 24, ATTN_ERROR_BAD_TRACE,
+    0, BAD, "header of 255 bytes runs past the end" },
+  { "v2-header-too-large", NULL, 0, 2, F4_23, FALSE, 70000, 24, BAD,
+    "header of 70060 bytes is larger than the 65536" },
+  { "no-newline", NULL, 0, 1, F4_23, TRUE, 0, 24, BAD,
     "does not end with a newline" },
-  { "not-a-dict", NULL, 0, 1, "[1, 2]", FALSE, 0, ATTN_ERROR_BAD_TRACE,
+  { "not-a-dict", NULL, 0, 1, "[1, 2]", FALSE, 0, 0, BAD,
     "not a Python dict literal" },
   { "missing-descr", NULL, 0, 1, "{'fortran_order': False, 'shape': (2, 3), }",
-    FALSE, 24, ATTN_ERROR_BAD_TRACE, "header lacks 'descr'" },
+    FALSE, 0, 24, BAD, "header lacks 'descr'" },
   { "missing-shape", NULL, 0, 1, "{'descr': '<f4', 'fortran_order': False}",
-    FALSE, 4, ATTN_ERROR_BAD_TRACE, "header lacks 'shape'" },
+    FALSE, 0, 4, BAD, "header lacks 'shape'" },
   { "float64", NULL, 0, 1,
-    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", FALSE, 48,
-    ATTN_ERROR_BAD_TRACE, "dtype '<f8' is not supported" },
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", FALSE, 0,
+    48, BAD, "dtype '<f8' is not supported" },
   { "int32", NULL, 0, 1,
-    "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "dtype '<i4' is not supported" },
+    "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", FALSE, 0,
+    24, BAD, "dtype '<i4' is not supported" },
   { "fortran", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "Fortran-ordered arrays are not supported" },
+    "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", FALSE, 0,
+    24, BAD, "Fortran-ordered arrays are not supported" },
   { "order-not-bool", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3), }", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "'fortran_order' is not True or False" },
+    "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3), }", FALSE, 0, 24,
+    BAD, "'fortran_order' is not True or False" },
   { "negative-dim", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "other than non-negative integers" },
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }", FALSE, 0,
+    24, BAD, "other than non-negative integers" },
   { "dim-not-int", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': False, 'shape': ('a', 3), }", FALSE,
-    24, ATTN_ERROR_BAD_TRACE, "other than non-negative integers" },
+    "{'descr': '<f4', 'fortran_order': False, 'shape': ('a', 3), }", FALSE, 0,
+    24, BAD, "other than non-negative integers" },
   { "shape-not-tuple", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3], }", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "'shape' is not a tuple" },
+    "{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3], }", FALSE, 0,
+    24, BAD, "'shape' is not a tuple" },
   { "five-dims", NULL, 0, 1,
     "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1), }",
-    FALSE, 4, ATTN_ERROR_BAD_TRACE, "more than 4 dimensions" },
+    FALSE, 0, 4, BAD, "more than 4 dimensions" },
   { "dim-overflows", NULL, 0, 1,
     "{'descr': '<f4', 'fortran_order': False, "
-    "'shape': (99999999999999999999999, 1), }", FALSE, 4,
-    ATTN_ERROR_BAD_TRACE, "other than non-negative integers" },
+    "'shape': (99999999999999999999999, 1), }", FALSE, 0, 4, BAD,
+    "other than non-negative integers" },
   /* 10^12 floats claimed, 24 bytes present: refused before allocating. */
   { "claims-10^12", NULL, 0, 1,
     "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }",
-    FALSE, 24, ATTN_ERROR_BAD_TRACE,
+    FALSE, 0, 24, BAD,
     "header claims 1000000000000 floats (4000000000000 bytes) but the file "
     "holds 24 bytes of data: truncated" },
   { "product-overflows", NULL, 0, 1,
     "{'descr': '<f4', 'fortran_order': False, "
-    "'shape': (4294967296, 4294967296), }", FALSE, 24, ATTN_ERROR_BAD_TRACE,
+    "'shape': (4294967296, 4294967296), }", FALSE, 0, 24, BAD,
     "shape beyond the address space" },
-  { "truncated-data", NULL, 0, 1, F4_23, FALSE, 20, ATTN_ERROR_BAD_TRACE,
+  { "truncated-data", NULL, 0, 1, F4_23, FALSE, 0, 20, BAD,
     "holds 20 bytes of data: truncated" },
-  { "trailing-data", NULL, 0, 1, F4_23, FALSE, 28, ATTN_ERROR_BAD_TRACE,
+  { "trailing-data", NULL, 0, 1, F4_23, FALSE, 0, 28, BAD,
     "claims 6 floats (24 bytes) but the file holds 28 bytes of data" },
   { "unexpected-key", NULL, 0, 1,
     "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}",
-    FALSE, 24, ATTN_ERROR_BAD_TRACE, "unexpected key 'x'" },
-  { "text-after-dict", NULL, 0, 1, F4_23 " junk", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "text after its dict" },
-  { "unterminated-string", NULL, 0, 1, "{'descr: '<f4'", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "header dict is malformed" },
+    FALSE, 0, 24, BAD, "unexpected key 'x'" },
+  { "text-after-dict", NULL, 0, 1, F4_23 " junk", FALSE, 0, 24, BAD,
+    "text after its dict" },
+  { "unterminated-string", NULL, 0, 1, "{'descr: '<f4'", FALSE, 0, 24, BAD,
+    "header dict is malformed" },
   { "unclosed-dict", NULL, 0, 1,
-    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ", FALSE, 24,
-    ATTN_ERROR_BAD_TRACE, "header dict is malformed" },
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ", FALSE, 0,
+    24, BAD, "header dict is malformed" },
 };
 
 static void
@@ -349,12 +365,16 @@ test_malformed (gconstpointer data)
     g_byte_array_append (bytes, (const guint8 *) c->raw, c->raw_len);
   else
     {
-      gsize hlen = strlen (c->header) + (c->no_newline ? 0 : 1);
+      gsize hlen = strlen (c->header) + c->header_pad
+                   + (c->no_newline ? 0 : 1);
       guint8 prefix[12] = { 0x93, 'N', 'U', 'M', 'P', 'Y', c->major, 0,
-                            hlen & 0xff, (hlen >> 8) & 0xff, 0, 0 };
+                            hlen & 0xff, (hlen >> 8) & 0xff,
+                            (hlen >> 16) & 0xff, 0 };
       g_byte_array_append (bytes, prefix, c->major == 1 ? 10 : 12);
       g_byte_array_append (bytes, (const guint8 *) c->header,
                            strlen (c->header));
+      for (gsize i = 0; i < c->header_pad; i++)
+        g_byte_array_append (bytes, (const guint8 *) " ", 1);
       if (!c->no_newline)
         g_byte_array_append (bytes, (const guint8 *) "\n", 1);
       for (gsize i = 0; i < c->data_bytes; i++)
@@ -389,6 +409,20 @@ test_malformed (gconstpointer data)
         g_error ("message “%s” lacks “%s”", error->message, c->fragment);
       g_assert_nonnull (strstr (error->message, path));
     }
+  remove_tmp_dir (dir);
+}
+
+static void
+test_directory (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  g_autoptr (GError) error = NULL;
+  int ndim;
+  gsize shape[ATTN_NPY_MAX_DIMS];
+  float *y = attn_npy_read (dir, &ndim, shape, &error);
+  g_assert_null (y);
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
   remove_tmp_dir (dir);
 }
 
@@ -452,6 +486,7 @@ main (int argc, char **argv)
       g_test_add_data_func (name, &malformed_cases[i], test_malformed);
     }
   g_test_add_func ("/attn/npy/missing-file", test_missing_file);
+  g_test_add_func ("/attn/npy/directory", test_directory);
   g_test_add_func ("/attn/npy/unwritable", test_unwritable);
   return g_test_run ();
 }

@@ -106,8 +106,9 @@ fill_softmax (AttnBlock *b, guint32 seed, gboolean causal)
 static AttnTrace *
 make_trace (void)
 {
-  AttnTrace *trace = attn_trace_new ("test \"model\"", "transformer-encoder-decoder",
-                                     ATTN_MECHANISM_SCALED_DOT_PRODUCT, 2, 2);
+  AttnTrace *trace =
+    attn_trace_new ("test \"model\"", "transformer-encoder-decoder",
+                    ATTN_MECHANISM_SCALED_DOT_PRODUCT, 2, 2);
   attn_trace_set_text (trace, ATTN_SIDE_SOURCE, "Le chat, \"noir\" 猫");
   attn_trace_set_text (trace, ATTN_SIDE_TARGET, "The \"black\" cat, 猫");
   const char *const source[] = { "Le", " chat", ",", " \"noir\"", " 猫",
@@ -643,7 +644,8 @@ spoil_utf8 (AttnTrace *t)
 static void
 spoil_text_utf8 (AttnTrace *t)
 {
-  attn_trace_set_text (t, ATTN_SIDE_SOURCE, "Le chat, \"noir\" \xff\xfe\xfd\xfc");
+  attn_trace_set_text (t, ATTN_SIDE_SOURCE,
+                       "Le chat, \"noir\" \xff\xfe\xfd\xfc");
 }
 
 static const InvalidCase invalid_cases[] = {
@@ -670,7 +672,8 @@ static const InvalidCase invalid_cases[] = {
   { "above-one", spoil_above_one, "weight [0][0][3] = 1.5 is not in [0, 1]" },
   { "layer", spoil_layer, "block cross L2: layer outside 0 .. 1" },
   { "duplicate", spoil_duplicate, "block encoder-self L0 appears twice" },
-  { "heads", spoil_heads, "block encoder-self L0: n_heads 2, but the model's n_heads is 4" },
+  { "heads", spoil_heads, "block encoder-self L0: n_heads 2, but the "
+                          "model's n_heads is 4" },
   { "no-layers", spoil_no_layers, "0 layers and 2 heads" },
   { "step-id", spoil_step_id, "step 2 emits id 99, but target token 3 has "
                               "id 22" },
@@ -844,7 +847,8 @@ static const MalformedCase malformed_cases[] = {
   { "weight-above-one", "[1, 0, 0.5, 0.5]", "[1, 0, 1.5, -0.5]", NULL, { 0 },
     NULL, 0, ATTN_ERROR_BAD_TRACE, "weight [0][1][0] = 1.5 is not in [0, 1]" },
   { "duplicate-block", BASE_BLOCK, BASE_BLOCK ", " BASE_BLOCK, NULL, { 0 },
-    NULL, 0, ATTN_ERROR_BAD_TRACE, "blocks[1] (decoder-self L0): appears twice" },
+    NULL, 0, ATTN_ERROR_BAD_TRACE,
+    "blocks[1] (decoder-self L0): appears twice" },
   { "block-not-object", BASE_BLOCK, "[]", NULL, { 0 }, NULL, 0,
     ATTN_ERROR_BAD_TRACE, "blocks[0]: is not an object" },
   { "sidecar-path", "\"weights\": [1, 0, 0.5, 0.5]",
@@ -1068,9 +1072,8 @@ test_head_weights (void)
 {
   /* 3 heads of a 1 x 2 block: mean 1/3 of a sum is not a binary fraction,
    * so it checks the rounding too. */
-  g_autoptr (AttnTrace) trace = attn_trace_new ("h", "gpt2",
-                                                ATTN_MECHANISM_SCALED_DOT_PRODUCT,
-                                                1, 3);
+  g_autoptr (AttnTrace) trace =
+    attn_trace_new ("h", "gpt2", ATTN_MECHANISM_SCALED_DOT_PRODUCT, 1, 3);
   AttnBlock *b = attn_trace_add_block (trace, ATTN_KIND_DECODER_SELF, 0, 3, 1,
                                        2);
   const float w[] = { 0.1f, 0.9f, 0.7f, 0.3f, 0.4f, 0.6f }; /* (NH, 1, 2) */
