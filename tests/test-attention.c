@@ -1,7 +1,8 @@
 /* test-attention.c: self-contained checks of core/attn-attention.c.
  *
  * - the fast multi-head forward against its plain _ref twin (abs 1e-5 on
- *   outputs, 1e-6 on weights), with and without masks and a head mask;
+ *   outputs, 1e-6 on weights), with and without masks and a head mask, with
+ *   both bodies of the softmax (AVX2 + FMA and portable);
  * - finite differences for every backward pass: additive, Luong dot,
  *   general, concat, local-p and multi-head with a head mask, every input
  *   and parameter (see check_fd for the stencil and the tolerance);
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attn-attention-private.h"
 #include "core/attn-attention.h"
 #include "core/attn-error.h"
 #include "tests/attn-test-util.h"
@@ -214,6 +216,16 @@ test_mha_fast_vs_ref (gconstpointer data)
         }
 
   mha_setup_clear (&m);
+}
+
+/* The same with the softmax's portable body, which a CPU with AVX2 would
+ * otherwise never run. */
+static void
+test_mha_fast_vs_ref_generic (gconstpointer data)
+{
+  attn_attention_force_generic_simd (TRUE);
+  test_mha_fast_vs_ref (data);
+  attn_attention_force_generic_simd (FALSE);
 }
 
 static void
@@ -825,6 +837,10 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf (
         "/attn/attention/mha-fast-vs-ref/%s", mha_cases[i].name);
       g_test_add_data_func (path, &mha_cases[i], test_mha_fast_vs_ref);
+      g_autofree char *generic = g_strdup_printf (
+        "/attn/attention/mha-fast-vs-ref-generic-simd/%s", mha_cases[i].name);
+      g_test_add_data_func (generic, &mha_cases[i],
+                            test_mha_fast_vs_ref_generic);
     }
   for (gsize i = 0; i < G_N_ELEMENTS (mha_fd_cases); i++)
     {
