@@ -1,0 +1,158 @@
+/* attn-model.h: a sequence model Attnscope can run (and, for the built-in
+ * kinds, train), behind a small vtable.
+ *
+ * The built-in kinds are encoder-decoders over one shared character
+ * vocabulary (attn-vocab.h):
+ *   - ATTN_ARCH_TRANSFORMER: Vaswani et al.; core/attn-transformer.c
+ *   - ATTN_ARCH_RNN: bidirectional GRU encoder, GRU decoder with Bahdanau or
+ *     Luong attention; core/attn-rnn.c
+ * Later kinds (GPT-2, ...) implement the same class.
+ *
+ * Sequences: a source is the text's characters followed by </s> (S tokens);
+ * decoder inputs start with <s> (T tokens); decoder outputs are the inputs
+ * shifted left, ending with </s>. Parameters live in one AttnTensorBlock
+ * whose tensor names are the keys of the model file (safetensors), and the
+ * gradients in a second block with the same specs, so the optimiser works
+ * on two flat arrays. */
+#pragma once
+
+#include <glib.h>
+
+#include "core/attn-dims.h"
+#include "core/attn-tensor.h"
+#include "core/attn-trace.h"
+#include "core/attn-vocab.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  ATTN_ARCH_TRANSFORMER, /* "transformer" */
+  ATTN_ARCH_RNN,         /* "rnn" */
+} AttnArch;
+
+/* Everything that fixes a model's shapes; stored as JSON under the
+ * `attnscope.config` metadata key (attn_model_config_to_json). Members that
+ * an architecture does not use are 0. */
+typedef struct {
+  AttnArch arch;
+  int V;       /* vocabulary size, specials included */
+  int max_len; /* longest source and longest decoder sequence, in tokens,
+                * <s> / </s> included */
+  /* transformer */
+  int C;       /* d_model */
+  int NH;      /* heads; C % NH == 0 */
+  int L_enc;   /* encoder layers */
+  int L_dec;   /* decoder layers */
+  int F;       /* feed-forward width d_ff */
+  gboolean pre_norm; /* LayerNorm before each sublayer (else after, as the
+                      * paper) */
+  /* rnn */
+  int E;       /* embedding width */
+  int H;       /* GRU hidden width (per direction in the encoder; the
+                * decoder has H too) */
+  int A;       /* hidden width of additive / concat scores and local-p's
+                * position network */
+  AttnMechanism attention; /* ADDITIVE, LUONG_DOT, _GENERAL, _CONCAT,
+                            * _LOCAL_P */
+  int D;       /* local-p window half-width */
+  /* both */
+  float dropout; /* training only */
+} AttnModelConfig;
+
+const char *attn_arch_to_string (AttnArch arch);
+gboolean attn_arch_from_string (const char *str, AttnArch *arch);
+char *attn_model_config_to_json (const AttnModelConfig *config);
+/* Validates every member (ranges, divisibility, known enums). */
+gboolean attn_model_config_from_json (const char *json,
+                                      AttnModelConfig *config,
+                                      GError **error);
+
+/* A padded batch for teacher-forced training. */
+typedef struct {
+  int B, S, T;
+  int *src;     /* (B, S) source ids, ATTN_VOCAB_PAD after each </s> */
+  int *tgt_in;  /* (B, T) decoder inputs, <s> first, PAD after the end */
+  int *tgt_out; /* (B, T) next tokens, -1 where no loss is taken */
+} AttnBatch;
+
+typedef struct _AttnModel AttnModel;
+
+typedef struct {
+  AttnArch arch;
+  /* The tensors of a model of this config (names, shapes), into *n. */
+  AttnTensorSpec *(*param_specs) (const AttnModelConfig *config, guint *n);
+  /* Initialises model->params from rng (fresh model), deterministically. */
+  void (*init_params) (AttnModel *model, GRand *rng);
+  /* Teacher-forced forward of ONE example: src (S), tgt (T) decoder inputs;
+   * logits (T, V). When trace is non-NULL, adds every attention block of
+   * the run to it (attn_trace_add_block; its tokens are already there):
+   * transformer: encoder-self, decoder-self and cross for each layer, NH
+   * heads; rnn: one cross block, layer 0, one head, rows = decoding steps,
+   * normalised FALSE for local-p. No dropout. */
+  void (*forward) (AttnModel *model, const int *src, int S, const int *tgt,
+                   int T, float *logits, AttnTrace *trace);
+  /* Teacher-forced mean token loss over the batch (label smoothing eps in
+   * [0, 1)), gradients ACCUMULATED into model->grads; dropout from rng when
+   * training. The accuracy of argmax predictions over counted tokens goes
+   * to *token_acc when non-NULL. */
+  float (*loss_and_grad) (AttnModel *model, const AttnBatch *batch,
+                          float label_smoothing, GRand *rng,
+                          float *token_acc);
+  /* Frees model->priv. */
+  void (*finalize) (AttnModel *model);
+} AttnModelClass;
+
+struct _AttnModel {
+  const AttnModelClass *klass;
+  char *name;              /* e.g. "dates-transformer" */
+  AttnModelConfig config;
+  AttnVocab *vocab;
+  AttnTensorBlock *params; /* every trainable tensor */
+  AttnTensorBlock *grads;  /* same specs; NULL until training starts */
+  char *card_json;         /* `attnscope.card`: task, architecture, attention,
+                            * training command, seed, steps, accuracy; or NULL */
+  gpointer priv;           /* the architecture's workspace */
+};
+
+/* A fresh model with initialised weights (takes ownership of vocab). */
+AttnModel *attn_model_new (const char *name, const AttnModelConfig *config,
+                           AttnVocab *vocab, guint32 seed, GError **error);
+void attn_model_free (AttnModel *model);
+/* Allocates model->grads (zeroed) if absent. */
+gboolean attn_model_enable_training (AttnModel *model, GError **error);
+
+/* Model files: safetensors with `attnscope.format_version` ("1"),
+ * `attnscope.config`, `attnscope.vocab`, `attnscope.card` (docs/model-format.md).
+ * Written whole or not at all. Loading checks every tensor's presence and
+ * shape against the config (ATTN_ERROR_BAD_MODEL_FILE naming the file). */
+gboolean attn_model_save (AttnModel *model, const char *path, GError **error);
+AttnModel *attn_model_load (const char *path, GError **error);
+
+typedef struct {
+  int beam_width; /* 1 = greedy */
+  int max_steps;  /* 0 = config.max_len - 1 */
+  int top_k;      /* alternatives kept per step (<= ATTN_STEP_MAX_TOP); 5 */
+} AttnRunOptions;
+
+#define ATTN_RUN_OPTIONS_INIT { 1, 0, 5 }
+
+/* Encodes text, decodes (greedy or beam), then runs one teacher-forced
+ * forward on the chosen output to fill the trace: tokens of both sides with
+ * spans, every attention block, one step per emitted token with its
+ * probability and top-k alternatives. Characters outside the vocabulary are
+ * replaced by <unk> and listed in *unknown (may be NULL); text longer than
+ * the model's max_len is refused with ATTN_ERROR_BAD_TEXT naming the limit. */
+AttnTrace *attn_model_run (AttnModel *model, const char *text,
+                           const AttnRunOptions *options, GPtrArray *unknown,
+                           GError **error);
+/* Just the output text (greedy), for evaluation. */
+char *attn_model_translate (AttnModel *model, const char *text,
+                            GError **error);
+
+/* The classes, for attn_model_new / attn_model_load dispatch. */
+extern const AttnModelClass attn_transformer_class;
+extern const AttnModelClass attn_rnn_class;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnModel, attn_model_free)
+
+G_END_DECLS
