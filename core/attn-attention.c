@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "core/attn-check.h"
-#include "core/attn-error.h"
 #include "core/attn-kernels.h"
 
 /* Floats per tensor rounded up so that each starts on ATTN_TENSOR_ALIGN,
@@ -71,10 +70,17 @@ attn_mha_acts_size (const AttnMhaDims *dims, GError **error)
   gsize total = 0;
   for (int i = 0; i < MHA_N_ACTS; i++)
     {
+      /* The limit keeps the sum of all five, in bytes, from overflowing. */
+      GError *local = NULL;
       gsize n = attn_shape_numel (specs[i].ndim, specs[i].shape,
-                                  G_MAXSIZE / sizeof (float) / 8, error);
-      if (n == 0)
-        return 0;
+                                  G_MAXSIZE / sizeof (float) / 8, &local);
+      if (local != NULL)
+        {
+          g_propagate_prefixed_error (error, local,
+                                      "attention activations “%s”: ",
+                                      specs[i].name);
+          return 0;
+        }
       total += round_up_floats (n);
     }
   return total;
