@@ -79,9 +79,13 @@ typedef struct _AttnModel AttnModel;
 
 typedef struct {
   AttnArch arch;
-  /* The tensors of a model of this config (names, shapes), into *n. */
+  /* The tensors of a model of this config (names, shapes), into *n: a new
+   * array the caller frees with g_free; the names are static or interned
+   * (g_intern_string) and are not freed. */
   AttnTensorSpec *(*param_specs) (const AttnModelConfig *config, guint *n);
-  /* Initialises model->params from rng (fresh model), deterministically. */
+  /* Initialises model->params from rng (fresh model), deterministically.
+   * Not called for a loaded model: model->priv starts NULL and the class
+   * creates its workspace on first use (forward, loss_and_grad). */
   void (*init_params) (AttnModel *model, GRand *rng);
   /* Teacher-forced forward of ONE example: src (S), tgt (T) decoder inputs;
    * logits (T, V). When trace is non-NULL, adds every attention block of
@@ -98,7 +102,7 @@ typedef struct {
   float (*loss_and_grad) (AttnModel *model, const AttnBatch *batch,
                           float label_smoothing, GRand *rng,
                           float *token_acc);
-  /* Frees model->priv. */
+  /* Frees model->priv (which may still be NULL). */
   void (*finalize) (AttnModel *model);
 } AttnModelClass;
 
