@@ -22,7 +22,8 @@ enum {
 typedef struct _AttnVocab AttnVocab;
 
 /* symbols: the ordinary characters (each one UTF-8 character, no
- * duplicates); they get ids 4, 5, ... in the order given. */
+ * duplicates); they get ids 4, 5, ... in the order given. Anything else is
+ * ATTN_ERROR_INVALID_ARGUMENT naming the symbol. */
 AttnVocab *attn_vocab_new (const char *const *symbols, guint n_symbols,
                            GError **error);
 /* From a task's character set (attn_task_charset), sorted by code point. */
@@ -37,9 +38,10 @@ gboolean attn_vocab_is_special (int id);
 
 /* Splits text into characters: ids (int) and byte spans (pairs of int,
  * [start, end)) appended to the arrays; characters outside the vocabulary
- * become ATTN_VOCAB_UNK and are appended (as UTF-8 strings, once each) to
- * unknown when non-NULL. Fails with ATTN_ERROR_BAD_TEXT on invalid UTF-8 or
- * empty / whitespace-only text. No <s> or </s> is added. */
+ * become ATTN_VOCAB_UNK and are appended (as new UTF-8 strings, once each;
+ * create the array with g_free as its free function) to unknown when
+ * non-NULL. Fails with ATTN_ERROR_BAD_TEXT on invalid UTF-8 or empty /
+ * whitespace-only text. No <s> or </s> is added. */
 gboolean attn_vocab_encode (const AttnVocab *vocab, const char *text,
                             GArray *ids, GArray *spans, GPtrArray *unknown,
                             GError **error);
@@ -47,7 +49,9 @@ gboolean attn_vocab_encode (const AttnVocab *vocab, const char *text,
 char *attn_vocab_decode (const AttnVocab *vocab, const int *ids, int n);
 
 /* The vocabulary as a JSON array of its symbols in id order (specials
- * included), for the `attnscope.vocab` metadata key, and back. */
+ * included), for the `attnscope.vocab` metadata key, and back (which fails
+ * with ATTN_ERROR_BAD_MODEL_FILE unless the specials come first, in order,
+ * and every other entry is one character, none twice). */
 char *attn_vocab_to_json (const AttnVocab *vocab);
 AttnVocab *attn_vocab_from_json (const char *json, GError **error);
 
