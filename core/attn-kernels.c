@@ -603,6 +603,82 @@ attn_cross_entropy_backward (float *dlogits, const float *probs,
     }
 }
 
+float
+attn_cross_entropy_smoothed_forward (float *losses, float *probs,
+                                     const float *logits, const int *targets,
+                                     int N, int V, float eps,
+                                     int ignore_index, int *n_counted)
+{
+  /* losses (N), probs (N, V), logits (N, V), targets (N) */
+  attn_check (logits != NULL && targets != NULL);
+  attn_check (N > 0 && V > 0);
+  attn_check (eps >= 0.0f && eps < 1.0f);
+
+  double total = 0.0;
+  int counted = 0;
+  for (int n = 0; n < N; n++)
+    {
+      const float *x = logits + (gsize) n * V;
+      gboolean ignored = targets[n] == ignore_index;
+      attn_check (ignored || (targets[n] >= 0 && targets[n] < V));
+
+      float maxv = -INFINITY;
+      for (int v = 0; v < V; v++)
+        maxv = fmaxf (maxv, x[v]);
+      double sum = 0.0, sum_x = 0.0;
+      for (int v = 0; v < V; v++)
+        {
+          sum += expf (x[v] - maxv);
+          sum_x += x[v];
+        }
+      if (probs != NULL)
+        {
+          float *p = probs + (gsize) n * V;
+          for (int v = 0; v < V; v++)
+            p[v] = (float) (expf (x[v] - maxv) / sum);
+        }
+      double loss = 0.0;
+      if (!ignored)
+        {
+          /* -log p_v = lse - x_v, so the mean over v is lse - mean (x):
+           * no log of a rounded probability anywhere. */
+          double lse = log (sum) + maxv;
+          loss = (1.0 - eps) * (lse - x[targets[n]]) + eps * (lse - sum_x / V);
+          total += loss;
+          counted++;
+        }
+      if (losses != NULL)
+        losses[n] = (float) loss;
+    }
+  if (n_counted != NULL)
+    *n_counted = counted;
+  return counted > 0 ? (float) (total / counted) : 0.0f;
+}
+
+void
+attn_cross_entropy_smoothed_backward (float *dlogits, const float *probs,
+                                      const int *targets, float dloss, int N,
+                                      int V, float eps, int ignore_index)
+{
+  /* dlogits (N, V), probs (N, V), targets (N) */
+  attn_check (dlogits != NULL && probs != NULL && targets != NULL);
+  attn_check (N > 0 && V > 0);
+  attn_check (eps >= 0.0f && eps < 1.0f);
+
+  const float off = eps / V; /* q_v away from the target */
+  for (int n = 0; n < N; n++)
+    {
+      if (targets[n] == ignore_index)
+        continue;
+      attn_check (targets[n] >= 0 && targets[n] < V);
+      const float *p = probs + (gsize) n * V;
+      float *d = dlogits + (gsize) n * V;
+      for (int v = 0; v < V; v++)
+        d[v] += dloss * (p[v] - off);
+      d[targets[n]] -= dloss * (1.0f - eps);
+    }
+}
+
 /* ---- residual ---------------------------------------------------------- */
 
 void

@@ -112,6 +112,29 @@ void attn_cross_entropy_backward (float *dlogits, const float *probs,
                                   const int *targets, float dloss, int N,
                                   int V, int ignore_index);
 
+/* Label-smoothed cross-entropy, exactly
+ * torch.nn.CrossEntropyLoss (label_smoothing=eps, ignore_index=...): the
+ * target distribution of a counted row is q = (1 - eps) onehot (target) +
+ * eps / V (uniform over all V classes, the target included), and
+ *   losses[n] = -sum_v q_v log p_v
+ *             = (1 - eps) * nll + eps * mean_v (-log p_v).
+ * eps = 0 gives attn_cross_entropy_forward's numbers. Everything else as
+ * there (ignored rows: loss 0, not counted; mean over counted rows; probs
+ * (N, V) saved for backward; losses, probs may be NULL). eps in [0, 1).
+ * Shared by the Transformer and the RNN (engineer RN: use these for the
+ * trainer's label smoothing). */
+float attn_cross_entropy_smoothed_forward (float *losses, float *probs,
+                                           const float *logits,
+                                           const int *targets, int N, int V,
+                                           float eps, int ignore_index,
+                                           int *n_counted);
+/* dlogits (N, V) += dloss * (probs - q) for counted rows; dloss is the
+ * gradient of the MEAN loss (usually 1 / n_counted * upstream). */
+void attn_cross_entropy_smoothed_backward (float *dlogits, const float *probs,
+                                           const int *targets, float dloss,
+                                           int N, int V, float eps,
+                                           int ignore_index);
+
 /* ---- residual ---------------------------------------------------------- */
 
 /* out (n) = a (n) + b (n) */

@@ -271,6 +271,45 @@ test_cross_entropy (void)
                               want_dlogits, N * V, GRAD_TOL, GRAD_FLOOR);
 }
 
+/* torch.nn.CrossEntropyLoss (label_smoothing=0.1, ignore_index=-1). */
+static void
+test_cross_entropy_smoothed (void)
+{
+  JsonObject *fx = attn_test_fixture (FIXTURE);
+  int N = fixture_int (fx, "cels_N"), V = fixture_int (fx, "cels_V");
+  int ignore_index = fixture_int (fx, "cels_ignore_index");
+  float eps = (float) attn_test_number (fx, "cels_eps");
+  g_autofree float *logits = attn_test_floats (fx, "cels_logits", N * V);
+  g_autofree int *targets = attn_test_ints (fx, "cels_targets", N);
+  g_autofree float *want_losses = attn_test_floats (fx, "cels_losses", N);
+  g_autofree float *want_dlogits = attn_test_floats (fx, "cels_grad_logits",
+                                                     N * V);
+  float want_loss = (float) attn_test_number (fx, "cels_loss");
+  float dloss = (float) attn_test_number (fx, "cels_dloss");
+  g_assert_cmpfloat (eps, >, 0.0f);
+
+  g_autofree float *losses = g_new (float, N);       /* (N) */
+  g_autofree float *probs = g_new (float, N * V);    /* (N, V) */
+  g_autofree float *dlogits = g_new0 (float, N * V); /* (N, V) */
+  int counted = 0, expect_counted = 0;
+  for (int n = 0; n < N; n++)
+    expect_counted += targets[n] != ignore_index;
+  g_assert_cmpint (expect_counted, <, N); /* the fixture has an ignored row */
+
+  float loss = attn_cross_entropy_smoothed_forward (losses, probs, logits,
+                                                    targets, N, V, eps,
+                                                    ignore_index, &counted);
+  g_assert_cmpint (counted, ==, expect_counted);
+  g_assert_cmpfloat_with_epsilon (loss, want_loss, OUT_TOL);
+  attn_test_assert_close ("smoothed cross-entropy losses", losses,
+                          want_losses, N, OUT_TOL);
+  attn_cross_entropy_smoothed_backward (dlogits, probs, targets,
+                                        dloss / counted, N, V, eps,
+                                        ignore_index);
+  attn_test_assert_rel_close ("smoothed cross-entropy grad logits", dlogits,
+                              want_dlogits, N * V, GRAD_TOL, GRAD_FLOOR);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -288,6 +327,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/kernels-reference/softmax", test_softmax);
   g_test_add_func ("/attn/kernels-reference/cross-entropy",
                    test_cross_entropy);
+  g_test_add_func ("/attn/kernels-reference/cross-entropy-smoothed",
+                   test_cross_entropy_smoothed);
 
   return g_test_run ();
 }

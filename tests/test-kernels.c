@@ -278,6 +278,7 @@ struct GradRun {
 #define LN_EPS 1e-5f
 #define CE_IGNORE (-1)
 #define CE_SCALE 0.7f /* upstream gradient of the mean loss */
+#define CE_EPS 0.2f   /* label smoothing of the smoothed case */
 #define DROP_P 0.3f
 #define DROP_SEED 99
 
@@ -481,6 +482,50 @@ ce_backward (const GradRun *r, const float *x, const float *dout, float *dx)
                                N, V, CE_IGNORE);
 }
 
+/* label-smoothed cross-entropy: as cross-entropy, with eps CE_EPS. */
+static void
+cels_forward (const GradRun *r, const float *x, float *out)
+{
+  out[0] = CE_SCALE * attn_cross_entropy_smoothed_forward (
+                        NULL, NULL, x, r->ids, r->gc->N, r->gc->C, CE_EPS,
+                        CE_IGNORE, NULL);
+}
+
+/* -sum_v q_v log p_v with q = (1 - eps) onehot + eps / V, in double. */
+static void
+cels_forward_d (const GradRun *r, const double *x, double *out)
+{
+  int N = r->gc->N, V = r->gc->C, counted = 0;
+  double total = 0;
+  for (int n = 0; n < N; n++)
+    {
+      if (r->ids[n] == CE_IGNORE)
+        continue;
+      double s = 0;
+      for (int v = 0; v < V; v++)
+        s += exp (x[n * V + v]);
+      for (int v = 0; v < V; v++)
+        {
+          double q = CE_EPS / V + (v == r->ids[n] ? 1.0 - CE_EPS : 0.0);
+          total -= q * (x[n * V + v] - log (s));
+        }
+      counted++;
+    }
+  out[0] = CE_SCALE * total / counted;
+}
+
+static void
+cels_backward (const GradRun *r, const float *x, const float *dout, float *dx)
+{
+  int N = r->gc->N, V = r->gc->C, counted;
+  g_autofree float *probs = g_new (float, N * V);
+  attn_cross_entropy_smoothed_forward (NULL, probs, x, r->ids, N, V, CE_EPS,
+                                       CE_IGNORE, &counted);
+  attn_cross_entropy_smoothed_backward (dx, probs, r->ids,
+                                        dout[0] * CE_SCALE / counted, N, V,
+                                        CE_EPS, CE_IGNORE);
+}
+
 /* linear: x = [inp (N, C), weight (OC, C), bias (OC)] */
 static void
 linear_forward (const GradRun *r, const float *x, float *out)
@@ -606,6 +651,8 @@ static const GradCase grad_cases[] = {
     softmax_forward_d, softmax_backward },
   { "cross-entropy", 5, 11, 0, 5 * 11, 1, -3, 3, ce_forward, ce_forward_d,
     ce_backward },
+  { "cross-entropy-smoothed", 5, 11, 0, 5 * 11, 1, -3, 3, cels_forward,
+    cels_forward_d, cels_backward },
   { "linear", 4, 6, 5, 4 * 6 + 5 * 6 + 5, 4 * 5, -1, 1, linear_forward,
     linear_forward_d, linear_backward },
   { "embedding", 9, 4, 5, 5 * 4, 9 * 4, -1, 1, emb_forward, emb_forward_d,
@@ -645,7 +692,7 @@ test_gradient (gconstpointer data)
       x[i] += x[i] < 0 ? -0.1f : 0.1f;
   if (gc->forward == softmax_forward)
     x[gc->C - 1] = -INFINITY;
-  if (gc->forward == ce_forward)
+  if (gc->forward == ce_forward || gc->forward == cels_forward)
     for (int n = 0; n < gc->N; n++)
       ids[n] = n == 1 ? CE_IGNORE : (n * 7 + 3) % gc->C;
   if (gc->forward == emb_forward)
@@ -778,6 +825,50 @@ test_cross_entropy_ignore (void)
                                                  all_pad, N, V, -1, &counted),
                      ==, 0.0f);
   g_assert_cmpint (counted, ==, 0);
+}
+
+/* eps = 0 is plain cross-entropy, to the bit; eps > 0 moves the loss by
+ * eps * (mean_v (-log p_v) - nll) per row. */
+static void
+test_cross_entropy_smoothed_eps (void)
+{
+  enum { N = 5, V = 9 };
+  float logits[N * V];
+  attn_test_fill_uniform (logits, N * V, -4, 4, 37);
+  const int targets[N] = { 2, -1, 8, 0, 5 };
+  float losses[N], probs[N * V], losses_s[N], probs_s[N * V];
+  float d[N * V] = { 0 }, d_s[N * V] = { 0 };
+  int counted = 0, counted_s = 0;
+
+  float mean = attn_cross_entropy_forward (losses, probs, logits, targets, N,
+                                           V, -1, &counted);
+  float mean_s = attn_cross_entropy_smoothed_forward (
+    losses_s, probs_s, logits, targets, N, V, 0.0f, -1, &counted_s);
+  g_assert_cmpint (counted_s, ==, counted);
+  g_assert_cmpfloat (mean_s, ==, mean);
+  g_assert_cmpmem (losses_s, sizeof losses_s, losses, sizeof losses);
+  g_assert_cmpmem (probs_s, sizeof probs_s, probs, sizeof probs);
+  attn_cross_entropy_backward (d, probs, targets, 0.25f, N, V, -1);
+  attn_cross_entropy_smoothed_backward (d_s, probs, targets, 0.25f, N, V,
+                                        0.0f, -1);
+  g_assert_cmpmem (d_s, sizeof d_s, d, sizeof d);
+
+  const float eps = 0.3f;
+  attn_cross_entropy_smoothed_forward (losses_s, NULL, logits, targets, N, V,
+                                       eps, -1, NULL);
+  for (int n = 0; n < N; n++)
+    {
+      if (targets[n] < 0)
+        {
+          g_assert_cmpfloat (losses_s[n], ==, 0.0f);
+          continue;
+        }
+      double mean_nlp = 0;
+      for (int v = 0; v < V; v++)
+        mean_nlp -= log (probs[n * V + v]) / V;
+      double want = (1 - eps) * losses[n] + eps * mean_nlp;
+      g_assert_cmpfloat_with_epsilon (losses_s[n], want, 1e-5);
+    }
 }
 
 /* ---- dropout ------------------------------------------------------------ */
@@ -971,6 +1062,8 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/attn/kernels/cross-entropy-ignore",
                    test_cross_entropy_ignore);
+  g_test_add_func ("/attn/kernels/cross-entropy-smoothed-eps",
+                   test_cross_entropy_smoothed_eps);
   g_test_add_func ("/attn/kernels/dropout-statistics",
                    test_dropout_statistics);
   g_test_add_func ("/attn/kernels/dropout-identity", test_dropout_identity);

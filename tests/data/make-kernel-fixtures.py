@@ -29,6 +29,10 @@
 #              targets (N) with row 2 equal to ignore_index -1; loss is the
 #              mean, losses the per-row values (reduction 'none'), dloss the
 #              upstream gradient of the mean loss, grad_logits the result.
+#   cels_*     the same with label_smoothing=cels_eps (0.1), as
+#              torch.nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=-1),
+#              on fresh logits (N, V), row 3 ignored. Drawn after every other
+#              case, so adding it left the numbers above unchanged.
 import json
 import os
 
@@ -165,6 +169,24 @@ fixture['ce_loss'] = float('%.9g' % loss.item())
 put('ce_losses', losses)
 fixture['ce_dloss'] = float('%.9g' % dloss.item())
 put('ce_grad_logits', logits.grad)
+
+# ---- cross-entropy with label smoothing -----------------------------------
+N, V, IGNORE, EPS = 7, 13, -1, 0.1
+logits = leaf(uniform((N, V), -3.0, 3.0))
+targets = torch.tensor([4, 0, 12, IGNORE, 7, 4, 1])
+loss = F.cross_entropy(logits, targets, ignore_index=IGNORE,
+                       label_smoothing=EPS)
+losses = F.cross_entropy(logits.detach(), targets, ignore_index=IGNORE,
+                         label_smoothing=EPS, reduction='none')
+dloss = torch.tensor(0.83, dtype=torch.float32)
+(loss * dloss).backward()
+fixture.update(cels_N=N, cels_V=V, cels_ignore_index=IGNORE, cels_eps=EPS)
+put('cels_logits', logits)
+put_ints('cels_targets', targets)
+fixture['cels_loss'] = float('%.9g' % loss.item())
+put('cels_losses', losses)
+fixture['cels_dloss'] = float('%.9g' % dloss.item())
+put('cels_grad_logits', logits.grad)
 
 text = json.dumps(fixture, allow_nan=False)
 with open(OUT, 'w') as f:
