@@ -61,8 +61,15 @@ typedef struct {
 
 const char *attn_arch_to_string (AttnArch arch);
 gboolean attn_arch_from_string (const char *str, AttnArch *arch);
+/* Checks every member: ranges, divisibility, known enums, and that members
+ * the architecture does not use are 0 (docs/model-format.md lists the
+ * limits). ATTN_ERROR_INVALID_ARGUMENT naming the member. */
+gboolean attn_model_config_validate (const AttnModelConfig *config,
+                                     GError **error);
+/* The JSON object of docs/model-format.md: the architecture's members only. */
 char *attn_model_config_to_json (const AttnModelConfig *config);
-/* Validates every member (ranges, divisibility, known enums). */
+/* Validates every member (attn_model_config_validate), refusing unknown and
+ * missing members; ATTN_ERROR_INVALID_ARGUMENT naming the member. */
 gboolean attn_model_config_from_json (const char *json,
                                       AttnModelConfig *config,
                                       GError **error);
@@ -133,19 +140,26 @@ gboolean attn_model_save (AttnModel *model, const char *path, GError **error);
 AttnModel *attn_model_load (const char *path, GError **error);
 
 typedef struct {
-  int beam_width; /* 1 = greedy */
-  int max_steps;  /* 0 = config.max_len - 1 */
+  int beam_width; /* 1 = greedy; at most ATTN_MAX_BEAM_WIDTH */
+  int max_steps;  /* tokens emitted at most, </s> included; 0 =
+                   * config.max_len - 1 (the most the decoder can take) */
   int top_k;      /* alternatives kept per step (<= ATTN_STEP_MAX_TOP); 5 */
+  gboolean length_normalise; /* beam search ranks hypotheses by their mean
+                              * token log-probability (sum / tokens emitted)
+                              * instead of the sum, which favours short
+                              * outputs */
 } AttnRunOptions;
 
-#define ATTN_RUN_OPTIONS_INIT { 1, 0, 5 }
+#define ATTN_RUN_OPTIONS_INIT { 1, 0, 5, FALSE }
+#define ATTN_MAX_BEAM_WIDTH 64
 
 /* Encodes text, decodes (greedy or beam), then runs one teacher-forced
  * forward on the chosen output to fill the trace: tokens of both sides with
  * spans, every attention block, one step per emitted token with its
  * probability and top-k alternatives. Characters outside the vocabulary are
- * replaced by <unk> and listed in *unknown (may be NULL); text longer than
- * the model's max_len is refused with ATTN_ERROR_BAD_TEXT naming the limit. */
+ * replaced by <unk> and listed in *unknown (may be NULL; as
+ * attn_vocab_encode); text longer than the model's max_len is refused with
+ * ATTN_ERROR_BAD_TEXT naming the limit. */
 AttnTrace *attn_model_run (AttnModel *model, const char *text,
                            const AttnRunOptions *options, GPtrArray *unknown,
                            GError **error);
@@ -153,10 +167,47 @@ AttnTrace *attn_model_run (AttnModel *model, const char *text,
 char *attn_model_translate (AttnModel *model, const char *text,
                             GError **error);
 
+/* One hypothesis left at the end of a beam search, for drawing the beam
+ * tree: hypotheses that share a prefix share a path. */
+typedef struct {
+  int n_tokens;
+  int *tokens;       /* (n_tokens) emitted ids, ending with </s> when
+                      * finished */
+  float *log_probs;  /* (n_tokens) log-probability of each emitted token */
+  double log_prob;   /* their sum */
+  double score;      /* what the beam ranked by: log_prob, or
+                      * log_prob / n_tokens with length_normalise */
+  gboolean finished; /* ended with </s> (else cut off at max_steps) */
+  int n_top;         /* alternatives kept per step (options->top_k) */
+  int *top_ids;      /* (n_tokens, n_top) most probable first */
+  float *top_probs;  /* (n_tokens, n_top) */
+  int n_layers;      /* cross-attention layers: transformer L_dec, rnn 1 */
+  int n_heads;       /* transformer NH, rnn 1 */
+  int S;             /* source tokens, </s> included */
+  float *cross;      /* (n_tokens, n_layers, n_heads, S): for each emitted
+                      * token, the cross-attention row of the query that
+                      * emitted it (rows of local-p are not normalised) */
+} AttnHypothesis;
+
+void attn_hypothesis_free (AttnHypothesis *hyp);
+
+/* Beam search over src (S ids, the text's then </s>, S <= max_len), with
+ * options->beam_width beams (1 is greedy): each step extends every
+ * unfinished hypothesis by each token, keeps the beam_width best of those
+ * and of the finished ones, and stops when all kept are finished or after
+ * max_steps. Returns those hypotheses (fewer only when V is smaller than the
+ * width), best first, equal scores in the order the search met them: a
+ * GPtrArray of AttnHypothesis that frees them. Bad options are
+ * ATTN_ERROR_INVALID_ARGUMENT. */
+GPtrArray *attn_model_beam_search (AttnModel *model, const int *src, int S,
+                                   const AttnRunOptions *options,
+                                   GError **error);
+
 /* The classes, for attn_model_new / attn_model_load dispatch. */
 extern const AttnModelClass attn_transformer_class;
 extern const AttnModelClass attn_rnn_class;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnModel, attn_model_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnHypothesis, attn_hypothesis_free)
 
 G_END_DECLS
