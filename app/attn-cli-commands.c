@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "app/attn-model-ref.h"
+#include "core/attn-model-ref.h"
 #include "core/attn-error.h"
 #include "core/attn-npy.h"
 #include "core/attn-trace.h"

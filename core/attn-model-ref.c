@@ -1,11 +1,11 @@
 /* attn-model-ref.c: resolving --model (see attn-model-ref.h). */
-#include "app/attn-model-ref.h"
+#include "core/attn-model-ref.h"
 
 #include <string.h>
 
 #include "core/attn-error.h"
 
-/* Set by app/meson.build. */
+/* Set by core/meson.build. */
 #ifndef ATTN_BUILD_ROOT
 #error "ATTN_BUILD_ROOT must name the build tree"
 #endif

@@ -11,7 +11,7 @@
  *     lives in its build tree (an uninstalled build), then the installed
  *     <datadir>/attnscope/models/.
  *
- * Shared by the CLI and, later, the GUI's --model. */
+ * Shared by the CLI and the GUI (model chooser, --model). */
 #pragma once
 
 #include <glib.h>
