@@ -253,7 +253,8 @@ typedef struct {
 
 typedef struct {
   int B, S, T;
-  gboolean train; /* dropout masks and backward scratch are carved */
+  gboolean masks; /* dropout masks are carved (and applied) */
+  gboolean train; /* backward scratch is carved */
   float *memory;  /* one 64-byte-aligned allocation */
   gsize capacity; /* floats in memory */
 
@@ -332,7 +333,7 @@ carve_mha (Carver *cv, AttnMhaActs *acts, int B, int T, int S, int C, int NH)
 
 static void
 carve_sub (Carver *cv, TfSub *sb, TfSubKind kind, int B, int Tq, int Tk,
-           const AttnModelConfig *cfg, gboolean train)
+           const AttnModelConfig *cfg, gboolean masks)
 {
   const gsize N = (gsize) B * Tq, C = cfg->C;
   sb->kind = kind;
@@ -340,7 +341,7 @@ carve_sub (Carver *cv, TfSub *sb, TfSubKind kind, int B, int Tq, int Tk,
   sb->mean = take (cv, N);
   sb->rstd = take (cv, N);
   sb->out = take (cv, N * C);
-  sb->mask = train && cfg->dropout > 0.0f ? take (cv, N * C) : NULL;
+  sb->mask = masks ? take (cv, N * C) : NULL;
   sb->r = take (cv, N * C);
   if (kind == SUB_FFN)
     {
@@ -357,27 +358,26 @@ carve_acts (Carver *cv, TfActs *a, const AttnModelConfig *cfg)
 {
   const int B = a->B, S = a->S, T = a->T, C = cfg->C, V = cfg->V;
   const gsize Ns = (gsize) B * S, Nt = (gsize) B * T, Nm = MAX (Ns, Nt);
-  const gboolean drop = a->train && cfg->dropout > 0.0f;
 
   a->src_pad = (guint8 *) take (cv, (Ns + sizeof (float) - 1) / sizeof (float));
   a->src_x = take (cv, Ns * C);
-  a->src_mask = drop ? take (cv, Ns * C) : NULL;
+  a->src_mask = a->masks ? take (cv, Ns * C) : NULL;
   for (int l = 0; l < cfg->L_enc; l++)
     {
-      carve_sub (cv, &a->enc[2 * l], SUB_SELF, B, S, S, cfg, a->train);
-      carve_sub (cv, &a->enc[2 * l + 1], SUB_FFN, B, S, S, cfg, a->train);
+      carve_sub (cv, &a->enc[2 * l], SUB_SELF, B, S, S, cfg, a->masks);
+      carve_sub (cv, &a->enc[2 * l + 1], SUB_FFN, B, S, S, cfg, a->masks);
     }
   a->enc_y = take (cv, Ns * C);
   a->enc_mean = take (cv, Ns);
   a->enc_rstd = take (cv, Ns);
 
   a->tgt_x = take (cv, Nt * C);
-  a->tgt_mask = drop ? take (cv, Nt * C) : NULL;
+  a->tgt_mask = a->masks ? take (cv, Nt * C) : NULL;
   for (int l = 0; l < cfg->L_dec; l++)
     {
-      carve_sub (cv, &a->dec[3 * l], SUB_CAUSAL, B, T, T, cfg, a->train);
-      carve_sub (cv, &a->dec[3 * l + 1], SUB_CROSS, B, T, S, cfg, a->train);
-      carve_sub (cv, &a->dec[3 * l + 2], SUB_FFN, B, T, T, cfg, a->train);
+      carve_sub (cv, &a->dec[3 * l], SUB_CAUSAL, B, T, T, cfg, a->masks);
+      carve_sub (cv, &a->dec[3 * l + 1], SUB_CROSS, B, T, S, cfg, a->masks);
+      carve_sub (cv, &a->dec[3 * l + 2], SUB_FFN, B, T, T, cfg, a->masks);
     }
   a->dec_y = take (cv, Nt * C);
   a->dec_mean = take (cv, Nt);
@@ -401,12 +401,13 @@ carve_acts (Carver *cv, TfActs *a, const AttnModelConfig *cfg)
 /* Carves a for (B, S, T), growing its memory when it is too small. */
 static void
 acts_prepare (TfActs *a, const AttnModelConfig *cfg, int B, int S, int T,
-              gboolean train)
+              gboolean masks, gboolean train)
 {
   attn_check (B > 0 && S > 0 && T > 0);
   a->B = B;
   a->S = S;
   a->T = T;
+  a->masks = masks;
   a->train = train;
   if (a->enc == NULL)
     {
@@ -832,17 +833,27 @@ check_batch (const AttnModelConfig *cfg, const AttnBatch *batch)
     attn_check (batch->tgt_in[i] >= 0 && batch->tgt_in[i] < cfg->V);
 }
 
+/* Dropout is on when a rng is given and the config has some. */
+static TfRun
+run_for (const AttnModelConfig *cfg, GRand *rng)
+{
+  const gboolean drop = rng != NULL && cfg->dropout > 0.0f;
+  const TfRun run = { cfg, drop ? cfg->dropout : 0.0f, drop ? rng : NULL };
+  return run;
+}
+
 void
 attn_transformer_forward_batch (AttnModel *model, const AttnBatch *batch,
-                                float *logits)
+                                GRand *rng, float *logits)
 {
   /* logits (B, T, V) */
   attn_check (logits != NULL);
   check_batch (&model->config, batch);
   TfPriv *pv = get_priv (model);
   TfActs *a = &pv->train;
-  acts_prepare (a, &model->config, batch->B, batch->S, batch->T, FALSE);
-  const TfRun run = { &model->config, 0.0f, NULL };
+  const TfRun run = run_for (&model->config, rng);
+  acts_prepare (a, &model->config, batch->B, batch->S, batch->T, run.p > 0,
+                FALSE);
   tf_forward_acts (pv, &run, a, batch->src, batch->tgt_in);
   memcpy (logits, a->logits,
           (gsize) batch->B * batch->T * model->config.V * sizeof (float));
@@ -869,8 +880,8 @@ tf_forward (AttnModel *model, const int *src, int S, const int *tgt, int T,
     attn_check (tgt[t] >= 0 && tgt[t] < cfg->V);
   TfPriv *pv = get_priv (model);
   TfActs *a = &pv->infer;
-  acts_prepare (a, cfg, 1, S, T, FALSE);
-  const TfRun run = { cfg, 0.0f, NULL };
+  acts_prepare (a, cfg, 1, S, T, FALSE, FALSE);
+  const TfRun run = run_for (cfg, NULL);
   tf_forward_acts (pv, &run, a, src, tgt);
   memcpy (logits, a->logits, (gsize) T * cfg->V * sizeof (float));
 
@@ -896,13 +907,8 @@ tf_loss_and_grad (AttnModel *model, const AttnBatch *batch,
   attn_check (label_smoothing >= 0.0f && label_smoothing < 1.0f);
   TfPriv *pv = get_priv (model);
   TfActs *a = &pv->train;
-  const gboolean drop = rng != NULL && cfg->dropout > 0.0f;
-  /* Without dropout no masks are carved: train only selects the scratch. */
-  AttnModelConfig run_cfg = *cfg;
-  if (!drop)
-    run_cfg.dropout = 0.0f;
-  acts_prepare (a, &run_cfg, batch->B, batch->S, batch->T, TRUE);
-  const TfRun run = { cfg, drop ? cfg->dropout : 0.0f, rng };
+  const TfRun run = run_for (cfg, rng);
+  acts_prepare (a, cfg, batch->B, batch->S, batch->T, run.p > 0, TRUE);
   tf_forward_acts (pv, &run, a, batch->src, batch->tgt_in);
 
   const int Nt = batch->B * batch->T, V = cfg->V;

@@ -55,11 +55,12 @@ G_BEGIN_DECLS
 
 #define ATTN_TRANSFORMER_LN_EPS 1e-5f
 
-/* Teacher-forced forward of a padded batch without dropout, by the same
- * code path as loss_and_grad: logits (B, T, V). model->grads is not
- * touched. */
+/* Teacher-forced forward of a padded batch by the same code path as
+ * loss_and_grad: logits (B, T, V). Dropout as there: on when rng is given
+ * and config.dropout > 0, drawing the same masks as loss_and_grad would from
+ * a GRand in the same state. model->grads is not touched. */
 void attn_transformer_forward_batch (AttnModel *model, const AttnBatch *batch,
-                                     float *logits);
+                                     GRand *rng, float *logits);
 
 /* The sinusoidal position table pe (n, C), as the model adds it. */
 void attn_transformer_positions (float *pe, int n, int C);

@@ -107,7 +107,7 @@ test_logits (gconstpointer data)
 
   AttnBatch batch = { B, S, T, src, tgt_in, tgt_out };
   g_autofree float *logits = g_new (float, B * T * V); /* (B, T, V) */
-  attn_transformer_forward_batch (model, &batch, logits);
+  attn_transformer_forward_batch (model, &batch, NULL, logits);
   attn_test_assert_close ("batched logits", logits, want, B * T * V,
                           OUT_TOL);
 
