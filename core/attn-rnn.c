@@ -60,16 +60,9 @@
  *   attention.w_p, attention.v_p        (A, H), (A)   local-p
  *   attentional.weight                  (H, 2H)  Luong's W_c
  *   out.weight, out.bias                (V, F), (V)
- *
- * Workers: a batch's sequences are independent until the output layer, so
- * loss_and_grad splits them over as many threads as OpenBLAS is set to use
- * (openblas_set_num_threads): their matrices are far too small for OpenBLAS
- * to split itself. Sequences go to workers in fixed contiguous ranges and
- * the workers' gradients are summed in a fixed order, so a result depends
- * on the seed and the thread count only. */
+ */
 #include "core/attn-model.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -326,7 +319,6 @@ typedef struct {
   int cap_S, cap_T;
   int S, T;
   gboolean dropout;   /* masks below were drawn */
-  GRand *rng;         /* this sequence's dropout draws */
   AttnTensorBlock *block;
   float *src_emb;     /* (S, E) embedded source, after dropout */
   float *src_mask;    /* (S, E) dropout factors */
@@ -382,8 +374,6 @@ seq_free (RnnSeq *q, gboolean local)
   attn_gru_acts_free (q->gru[0]);
   attn_gru_acts_free (q->gru[1]);
   attn_tensor_block_free (q->block);
-  if (q->rng != NULL)
-    g_rand_free (q->rng);
   g_free (q);
 }
 
@@ -514,11 +504,11 @@ seq_attend_backward (RnnSeq *q, const AttnModelConfig *c,
 
 /* Teacher-forced forward of one sequence: src (S) without padding, tgt (T)
  * decoder inputs; feat (T, F) receives the output layer's inputs. Dropout
- * when p > 0 (from q->rng). */
+ * with probability p when p > 0, drawn from rng. */
 static void
 seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
              const int *src, int S, const int *tgt, int T, float *feat,
-             float p)
+             float p, GRand *rng)
 {
   const int V = c->V, E = c->E, H = c->H, EH = E + H, F = out_width (c);
   attn_check (S >= 1 && S <= q->cap_S && T >= 1 && T <= q->cap_T);
@@ -529,7 +519,7 @@ seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
   attn_embedding_forward (q->src_emb, src, w->embedding, S, V, E);
   if (q->dropout)
     attn_dropout_forward (q->src_emb, q->src_mask, q->src_emb,
-                          (gsize) S * E, p, TRUE, q->rng);
+                          (gsize) S * E, p, TRUE, rng);
   attn_gru_bi_forward (q->enc, q->enc_hn, q->gru, q->src_emb, NULL, w->enc,
                        S, S, E, H);
   attn_linear_forward (q->mem, q->enc, w->memory_w, NULL, S, 2 * H, H);
@@ -548,7 +538,7 @@ seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
       attn_embedding_forward (x, tgt + t, w->embedding, 1, V, E);
       if (q->dropout)
         attn_dropout_forward (x, q->x_mask + (gsize) t * E, x, E, p, TRUE,
-                              q->rng);
+                              rng);
       if (is_additive (c))
         {
           seq_attend (q, c, w, t, h_prev, ctx);
@@ -674,7 +664,6 @@ typedef struct {
   float *probs;        /* (B * T, V) */
   float *dlogits;      /* (B * T, V) */
   float *dfeat;        /* (B * T, F) */
-  GPtrArray *grads;    /* of AttnTensorBlock *, workers 1 .. n-1 */
 } Rnn;
 
 static void
@@ -683,7 +672,6 @@ rnn_free (Rnn *rnn, gboolean local)
   for (guint i = 0; i < rnn->seqs->len; i++)
     seq_free (rnn->seqs->pdata[i], local);
   g_ptr_array_free (rnn->seqs, TRUE);
-  g_ptr_array_free (rnn->grads, TRUE);
   g_free (rnn->feat);
   g_free (rnn->feat_mask);
   g_free (rnn->logits);
@@ -701,8 +689,6 @@ rnn_get (AttnModel *model)
     {
       Rnn *rnn = g_new0 (Rnn, 1);
       rnn->seqs = g_ptr_array_new ();
-      rnn->grads = g_ptr_array_new_with_free_func (
-        (GDestroyNotify) attn_tensor_block_free);
       model->priv = rnn;
     }
   return model->priv;
@@ -776,7 +762,7 @@ rnn_forward (AttnModel *model, const int *src, int S, const int *tgt, int T,
   weights_bind (&w, model->params, c);
   RnnSeq *q = rnn_seq (rnn, c, 0, S_real, T);
   rnn_reserve_rows (rnn, c, T);
-  seq_forward (q, c, &w, src, S_real, tgt, T, rnn->feat, 0.0f);
+  seq_forward (q, c, &w, src, S_real, tgt, T, rnn->feat, 0.0f, NULL);
   attn_linear_forward (logits, rnn->feat, w.out_w, w.out_b, T, out_width (c),
                        c->V);
 
@@ -813,57 +799,6 @@ count_correct (const float *logits, const int *targets, int N, int V)
   return correct;
 }
 
-typedef struct {
-  AttnModel *model;
-  Rnn *rnn;
-  const AttnBatch *batch;
-  const int *S_real;  /* (B) */
-  const int *T_real;  /* (B) 0: nothing to learn from this row */
-  const RnnWeights *w;
-  RnnWeights g;       /* this worker's gradients */
-  int b_first, b_end; /* its rows */
-  float p;            /* dropout probability, 0 when not training */
-  gboolean backward;  /* which phase */
-} Worker;
-
-static gpointer
-worker_run (gpointer data)
-{
-  Worker *wk = data;
-  const AttnModelConfig *c = &wk->model->config;
-  const AttnBatch *bt = wk->batch;
-  const int F = out_width (c);
-  for (int b = wk->b_first; b < wk->b_end; b++)
-    {
-      if (wk->T_real[b] == 0)
-        continue;
-      RnnSeq *q = wk->rnn->seqs->pdata[b];
-      const int *src = bt->src + (gsize) b * bt->S;
-      const int *tgt = bt->tgt_in + (gsize) b * bt->T;
-      const gsize row = (gsize) b * bt->T * F;
-      if (wk->backward)
-        seq_backward (q, c, wk->w, &wk->g, src, tgt, wk->rnn->dfeat + row);
-      else
-        seq_forward (q, c, wk->w, src, wk->S_real[b], tgt, wk->T_real[b],
-                     wk->rnn->feat + row, wk->p);
-    }
-  return NULL;
-}
-
-/* Runs one phase over the rows, worker 0 in this thread. */
-static void
-run_workers (Worker *workers, int n, gboolean backward)
-{
-  g_autofree GThread **threads = g_new0 (GThread *, n);
-  for (int k = 0; k < n; k++)
-    workers[k].backward = backward;
-  for (int k = 1; k < n; k++)
-    threads[k] = g_thread_new ("attn-rnn", worker_run, &workers[k]);
-  worker_run (&workers[0]);
-  for (int k = 1; k < n; k++)
-    g_thread_join (threads[k]);
-}
-
 static float
 rnn_loss_and_grad (AttnModel *model, const AttnBatch *batch,
                    float label_smoothing, GRand *rng, float *token_acc)
@@ -877,72 +812,32 @@ rnn_loss_and_grad (AttnModel *model, const AttnBatch *batch,
   attn_check (B >= 1 && S >= 1 && T >= 1);
   attn_check (label_smoothing >= 0.0f && label_smoothing < 1.0f);
 
-  RnnWeights w;
+  RnnWeights w, g;
   weights_bind (&w, model->params, c);
+  weights_bind (&g, model->grads, c);
   const float p = rng != NULL ? c->dropout : 0.0f;
 
-  /* Each row's lengths, and its own dropout stream drawn here in row
-   * order, so that the masks do not depend on the worker count. */
-  g_autofree int *S_real = g_new (int, B);
+  /* Each row runs at its own lengths: the source up to its first <pad>,
+   * the decoder up to its last counted target (0: nothing to learn). */
   g_autofree int *T_real = g_new (int, B);
+  rnn_reserve_rows (rnn, c, rows);
+  memset (rnn->feat, 0, rows * F * sizeof (float));
   for (int b = 0; b < B; b++)
     {
+      const int *src = batch->src + (gsize) b * S;
       const int *out = batch->tgt_out + (gsize) b * T;
-      S_real[b] = source_length (batch->src + (gsize) b * S, S);
+      const int S_real = source_length (src, S);
       T_real[b] = 0;
       for (int t = 0; t < T; t++)
         if (out[t] >= 0)
           T_real[b] = t + 1;
-      attn_check (T_real[b] == 0 || S_real[b] >= 1);
-      RnnSeq *q = rnn_seq (rnn, c, b, MAX (S_real[b], 1), MAX (T_real[b], 1));
-      if (p > 0.0f)
-        {
-          if (q->rng == NULL)
-            q->rng = g_rand_new_with_seed (0);
-          g_rand_set_seed (q->rng, g_rand_int (rng));
-        }
+      if (T_real[b] == 0)
+        continue;
+      attn_check (S_real >= 1);
+      RnnSeq *q = rnn_seq (rnn, c, b, S_real, T_real[b]);
+      seq_forward (q, c, &w, src, S_real, batch->tgt_in + (gsize) b * T,
+                   T_real[b], rnn->feat + (gsize) b * T * F, p, rng);
     }
-
-  rnn_reserve_rows (rnn, c, rows);
-  memset (rnn->feat, 0, rows * F * sizeof (float));
-
-  const int n_workers = CLAMP (openblas_get_num_threads (), 1, B);
-  g_autofree Worker *workers = g_new0 (Worker, n_workers);
-  g_autofree AttnTensorSpec *specs = NULL;
-  guint n_specs = 0;
-  for (int k = 0; k < n_workers; k++)
-    {
-      Worker *wk = &workers[k];
-      wk->model = model;
-      wk->rnn = rnn;
-      wk->batch = batch;
-      wk->S_real = S_real;
-      wk->T_real = T_real;
-      wk->w = &w;
-      wk->p = p;
-      wk->b_first = (int) ((gint64) B * k / n_workers);
-      wk->b_end = (int) ((gint64) B * (k + 1) / n_workers);
-      if (k == 0)
-        {
-          weights_bind (&wk->g, model->grads, c);
-          continue;
-        }
-      while (rnn->grads->len < (guint) k)
-        {
-          if (specs == NULL)
-            specs = rnn_param_specs (c, &n_specs);
-          g_autoptr (GError) error = NULL;
-          AttnTensorBlock *block =
-            attn_tensor_block_new (specs, n_specs, &error);
-          attn_check (block != NULL);
-          g_ptr_array_add (rnn->grads, block);
-        }
-      AttnTensorBlock *gb = rnn->grads->pdata[k - 1];
-      attn_tensor_block_zero (gb);
-      weights_bind (&wk->g, gb, c);
-    }
-
-  run_workers (workers, n_workers, FALSE);
 
   /* The output layer over every row at once. */
   if (p > 0.0f)
@@ -962,34 +857,23 @@ rnn_loss_and_grad (AttnModel *model, const AttnBatch *batch,
   if (counted == 0)
     return 0.0f;
 
-  RnnWeights *g = &workers[0].g;
   memset (rnn->dlogits, 0, rows * V * sizeof (float));
   attn_cross_entropy_smoothed_backward (rnn->dlogits, rnn->probs,
                                         batch->tgt_out, 1.0f / counted,
                                         (int) rows, V, label_smoothing, -1);
   memset (rnn->dfeat, 0, rows * F * sizeof (float));
-  attn_linear_backward (rnn->dfeat, g->out_w, g->out_b, rnn->dlogits,
+  attn_linear_backward (rnn->dfeat, g.out_w, g.out_b, rnn->dlogits,
                         rnn->feat, w.out_w, (int) rows, F, V);
   if (p > 0.0f)
     for (gsize i = 0; i < rows * F; i++)
       rnn->dfeat[i] *= rnn->feat_mask[i];
 
-  run_workers (workers, n_workers, TRUE);
-
-  /* Tensor by tensor, by name: model->grads may be laid out in another
-   * order than our specs. */
-  for (int k = 1; k < n_workers; k++)
-    {
-      AttnTensorBlock *gb = rnn->grads->pdata[k - 1];
-      for (guint i = 0; i < gb->n_tensors; i++)
-        {
-          const AttnTensor *src = &gb->tensors[i];
-          AttnTensor *dst = attn_tensor_block_lookup (model->grads, src->name);
-          attn_check (dst != NULL && dst->numel == src->numel);
-          for (gsize j = 0; j < src->numel; j++)
-            dst->data[j] += src->data[j];
-        }
-    }
+  for (int b = 0; b < B; b++)
+    if (T_real[b] > 0)
+      seq_backward (rnn->seqs->pdata[b], c, &w, &g,
+                    batch->src + (gsize) b * S,
+                    batch->tgt_in + (gsize) b * T,
+                    rnn->dfeat + (gsize) b * T * F);
   return loss;
 }
 
