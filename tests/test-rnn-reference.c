@@ -67,7 +67,9 @@ fixture_model (JsonObject *fx, const char *kase)
     .D = fx_int (fx, "D"),
   };
   g_assert_true (attn_mechanism_from_string (kase, &model->config.attention));
-  if (model->config.attention == ATTN_MECHANISM_LUONG_DOT)
+  /* As attn_model_config_validate wants: A only where a score uses it. */
+  if (model->config.attention == ATTN_MECHANISM_LUONG_DOT
+      || model->config.attention == ATTN_MECHANISM_LUONG_GENERAL)
     model->config.A = 0;
   if (model->config.attention != ATTN_MECHANISM_LUONG_LOCAL_P)
     model->config.D = 0;

@@ -37,7 +37,8 @@ tiny_model (AttnMechanism mechanism, int V, int E, int H, int A, int D,
   model->name = g_strdup ("tiny-rnn");
   model->config = (AttnModelConfig) {
     .arch = ATTN_ARCH_RNN, .V = V, .max_len = 16, .E = E, .H = H,
-    .A = mechanism == ATTN_MECHANISM_LUONG_DOT ? 0 : A,
+    .A = mechanism == ATTN_MECHANISM_LUONG_DOT
+             || mechanism == ATTN_MECHANISM_LUONG_GENERAL ? 0 : A,
     .attention = mechanism,
     .D = mechanism == ATTN_MECHANISM_LUONG_LOCAL_P ? D : 0,
     .dropout = dropout,
