@@ -1169,6 +1169,73 @@ test_load_name_from_file (void)
   g_autoptr (AttnModel) back2 = attn_model_load (path2, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (back2->name, ==, "reverse-tiny");
+
+  /* Whole numbers are numbers too. */
+  g_free (m->card_json);
+  m->card_json = g_strdup ("{\"test_accuracy\":1,\"final_loss\":0}");
+  g_assert_true (attn_model_save (m, path2, &error));
+  g_autoptr (AttnModel) back3 = attn_model_load (path2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back3->card_json, ==, m->card_json);
+}
+
+/* Damaged files: bytes of the header (sizes, JSON, metadata) and of the
+ * weights overwritten at random. Each load either succeeds (and the model
+ * runs) or fails with a model-file error naming the file; none crashes. */
+static void
+test_load_corrupt (void)
+{
+  g_autoptr (AttnModel) m = make_model (&arch_cases[0].config, test_chars, 1);
+  g_autofree char *good = tmp_path ("corrupt-source.safetensors");
+  g_autofree char *path = tmp_path ("corrupt.safetensors");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (attn_model_save (m, good, &error));
+  g_autofree guint8 *bytes = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (good, (char **) &bytes, &len, NULL));
+  guint64 header = 0;
+  for (int i = 7; i >= 0; i--)
+    header = header << 8 | bytes[i];
+  g_assert_cmpuint (header + 8, <, len);
+
+  g_autoptr (GRand) rng = g_rand_new_with_seed (42);
+  int loaded = 0, refused = 0;
+  for (int trial = 0; trial < 400; trial++)
+    {
+      g_autofree guint8 *copy = g_memdup2 (bytes, len);
+      int n_edits = g_rand_int_range (rng, 1, 4);
+      for (int k = 0; k < n_edits; k++)
+        {
+          /* Mostly the header, where the structure is. */
+          gsize end = g_rand_int_range (rng, 0, 4) == 0 ? len : header + 8;
+          gsize at = g_rand_int_range (rng, 0, (gint32) end);
+          const char pool[] = "{}[]\",:0129e-. \\\xff\x80";
+          copy[at] = g_rand_boolean (rng)
+                         ? (guint8) g_rand_int_range (rng, 0, 256)
+                         : (guint8) pool[g_rand_int_range (rng, 0,
+                                                           sizeof pool - 1)];
+        }
+      g_assert_true (g_file_set_contents (path, (char *) copy, len, NULL));
+      g_autoptr (AttnModel) back = attn_model_load (path, &error);
+      if (back != NULL)
+        {
+          loaded++;
+          g_autoptr (AttnTrace) t = attn_model_run (back, "abc", NULL, NULL,
+                                                    &error);
+          g_assert_no_error (error);
+          g_assert_nonnull (t);
+          continue;
+        }
+      refused++;
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == ATTN_ERROR);
+      g_assert_true (error->code == ATTN_ERROR_BAD_MODEL_FILE
+                     || error->code == ATTN_ERROR_TOO_LARGE);
+      g_assert_true (g_str_has_prefix (error->message, path));
+      g_clear_error (&error);
+    }
+  g_test_message ("%d loaded, %d refused", loaded, refused);
+  g_assert_cmpint (refused, >, 100);
 }
 
 static void
@@ -1663,6 +1730,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &bad_file_cases[i], test_load_bad);
     }
   g_test_add_func ("/attn/model/load-missing-file", test_load_missing_file);
+  g_test_add_func ("/attn/model/load-corrupt", test_load_corrupt);
   g_test_add_func ("/attn/model/load-name-from-file", test_load_name_from_file);
   g_test_add_func ("/attn/model/save-bad-card", test_save_bad_card);
   g_test_add_func ("/attn/model/text-too-long", test_text_too_long);
