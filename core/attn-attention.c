@@ -459,26 +459,51 @@ attn_mha_forward_ref (float *out, AttnMhaActs *acts, const float *xq,
 
 static const AttnMhaParams no_mha_grads;
 
+gsize
+attn_mha_backward_scratch_size (const AttnMhaDims *dims)
+{
+  mha_check_dims (dims);
+  const gsize nq = (gsize) dims->B * dims->T * dims->C;
+  const gsize nkv = (gsize) dims->B * dims->S * dims->C;
+  return 2 * nq + 2 * nkv + (gsize) dims->T * dims->S;
+}
+
 void
 attn_mha_backward (float *dxq, float *dxkv, AttnMhaParams *grads,
                    const float *dout, const AttnMhaActs *acts,
                    const float *xq, const float *xkv,
                    const AttnMhaParams *params, const float *head_mask)
 {
+  g_autofree float *scratch = scratch_new (
+    attn_mha_backward_scratch_size (&acts->dims));
+  attn_mha_backward_ws (scratch, dxq, dxkv, grads, dout, acts, xq, xkv,
+                        params, head_mask);
+}
+
+void
+attn_mha_backward_ws (float *scratch, float *dxq, float *dxkv,
+                      AttnMhaParams *grads, const float *dout,
+                      const AttnMhaActs *acts, const float *xq,
+                      const float *xkv, const AttnMhaParams *params,
+                      const float *head_mask)
+{
   /* dxq (B, T, C), dxkv (B, S, C), dout (B, T, C) */
   mha_check_call (acts, xq, xkv, params, FALSE);
-  attn_check (dout != NULL);
+  attn_check (dout != NULL && scratch != NULL);
   const AttnMhaParams *g = grads != NULL ? grads : &no_mha_grads;
   const int B = acts->dims.B, T = acts->dims.T, S = acts->dims.S;
   const int C = acts->dims.C, NH = acts->dims.NH, HS = C / NH;
   const float scale = 1.0f / sqrtf ((float) HS);
   const gsize nq = (gsize) B * T * C, nkv = (gsize) B * S * C;
 
-  g_autofree float *dctx = scratch_new (nq); /* (B, T, C) */
-  g_autofree float *dq = scratch_new (nq);   /* (B, T, C) */
-  g_autofree float *dk = scratch_new (nkv);  /* (B, S, C) */
-  g_autofree float *dv = scratch_new (nkv);  /* (B, S, C) */
-  g_autofree float *datt = scratch_new ((gsize) T * S); /* (T, S) */
+  /* The gradients below accumulate, so they start at zero; datt is
+   * overwritten per head. */
+  memset (scratch, 0, (2 * nq + 2 * nkv) * sizeof (float));
+  float *dctx = scratch;     /* (B, T, C) */
+  float *dq = dctx + nq;     /* (B, T, C) */
+  float *dk = dq + nq;       /* (B, S, C) */
+  float *dv = dk + nkv;      /* (B, S, C) */
+  float *datt = dv + nkv;    /* (T, S) */
 
   attn_linear_backward (dctx, g->wo, g->bo, dout, acts->ctx, params->wo,
                         B * T, C, C);

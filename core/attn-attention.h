@@ -101,6 +101,16 @@ void attn_mha_backward (float *dxq, float *dxkv, AttnMhaParams *grads,
                         const float *xq, const float *xkv,
                         const AttnMhaParams *params,
                         const float *head_mask);
+/* Floats of scratch attn_mha_backward_ws needs for dims. */
+gsize attn_mha_backward_scratch_size (const AttnMhaDims *dims);
+/* attn_mha_backward with the caller's scratch (attn_mha_backward_scratch_size
+ * floats, contents overwritten), so that a model calling it every training
+ * step allocates nothing (fresh multi-megabyte blocks cost page faults). */
+void attn_mha_backward_ws (float *scratch, float *dxq, float *dxkv,
+                           AttnMhaParams *grads, const float *dout,
+                           const AttnMhaActs *acts, const float *xq,
+                           const float *xkv, const AttnMhaParams *params,
+                           const float *head_mask);
 
 /* ==== 2. single-head scores for RNN decoders =========================== */
 

@@ -247,8 +247,9 @@ typedef struct {
   float *mask;   /* (N, C) dropout factors; NULL without dropout */
   float *r;      /* (N, C) residual sum */
   AttnMhaActs mha; /* attention kinds: q, k, v, att (B, NH, Tq, Tk), ctx */
-  float *h;      /* (N, F) FFN: linear1 output */
-  float *g;      /* (N, F) FFN: ReLU of h */
+  float *h;      /* (N, F) FFN: ReLU (linear1 output), in place; its
+                  * positive entries are where the ReLU passed, all that
+                  * backward needs */
 } TfSub;
 
 typedef struct {
@@ -287,6 +288,8 @@ typedef struct {
   float *d_h;       /* (Nm, F) */
   float *d_g;       /* (Nm, F) */
   float *d_mem;     /* (B, S, C) of the encoder output */
+  float *mha_scratch; /* attn_mha_backward_ws's, for the largest of the
+                       * three attention shapes */
 } TfActs;
 
 typedef struct {
@@ -346,7 +349,6 @@ carve_sub (Carver *cv, TfSub *sb, TfSubKind kind, int B, int Tq, int Tk,
   if (kind == SUB_FFN)
     {
       sb->h = take (cv, N * cfg->F);
-      sb->g = take (cv, N * cfg->F);
     }
   else
     carve_mha (cv, &sb->mha, B, Tq, Tk, cfg->C, cfg->NH);
@@ -396,6 +398,15 @@ carve_acts (Carver *cv, TfActs *a, const AttnModelConfig *cfg)
   a->d_h = take (cv, Nm * cfg->F);
   a->d_g = take (cv, Nm * cfg->F);
   a->d_mem = take (cv, Ns * C);
+  gsize most = 0;
+  const AttnMhaDims shapes[3] = {
+    { .B = B, .T = S, .S = S, .C = C, .NH = cfg->NH },
+    { .B = B, .T = T, .S = T, .C = C, .NH = cfg->NH },
+    { .B = B, .T = T, .S = S, .C = C, .NH = cfg->NH },
+  };
+  for (int i = 0; i < 3; i++)
+    most = MAX (most, attn_mha_backward_scratch_size (&shapes[i]));
+  a->mha_scratch = take (cv, most);
 }
 
 /* Carves a for (B, S, T), growing its memory when it is too small. */
@@ -418,10 +429,19 @@ acts_prepare (TfActs *a, const AttnModelConfig *cfg, int B, int S, int T,
   carve_acts (&count, a, cfg);
   if (count.off > a->capacity)
     {
+      /* Grow to (B, max_len) at least on both sides, so that decoding,
+       * which calls forward with T = 1, 2, 3, ..., allocates once. Sizes
+       * only grow with S and T, so this covers (B, S, T). */
+      a->S = MAX (S, cfg->max_len);
+      a->T = MAX (T, cfg->max_len);
+      Carver most = { NULL, 0 };
+      carve_acts (&most, a, cfg);
+      a->S = S;
+      a->T = T;
       g_aligned_free (a->memory);
-      a->memory = g_aligned_alloc0 (count.off, sizeof (float),
-                                    ATTN_TENSOR_ALIGN);
-      a->capacity = count.off;
+      a->memory = g_aligned_alloc (most.off, sizeof (float),
+                                   ATTN_TENSOR_ALIGN);
+      a->capacity = most.off;
     }
   Carver cv = { a->memory, 0 };
   carve_acts (&cv, a, cfg);
@@ -597,8 +617,8 @@ sub_forward (const TfRun *run, TfSub *sb, const TfLayer *ly, int norm,
       break;
     case SUB_FFN:
       attn_linear_forward (sb->h, in, ly->w1, ly->b1, N, C, F);
-      attn_relu_forward (sb->g, sb->h, (gsize) N * F);
-      attn_linear_forward (sb->out, sb->g, ly->w2, ly->b2, N, F, C);
+      attn_relu_forward (sb->h, sb->h, (gsize) N * F);
+      attn_linear_forward (sb->out, sb->h, ly->w2, ly->b2, N, F, C);
       break;
     }
   if (sb->mask != NULL)
@@ -713,16 +733,16 @@ sub_backward (const AttnModelConfig *cfg, TfActs *a, float *dx, float *dmem,
     {
     case SUB_SELF:
     case SUB_CAUSAL:
-      attn_mha_backward (din, din, &g->self_attn, dout,
-                         &sb->mha, in, in, &ly->self_attn, NULL);
+      attn_mha_backward_ws (a->mha_scratch, din, din, &g->self_attn, dout,
+                            &sb->mha, in, in, &ly->self_attn, NULL);
       break;
     case SUB_CROSS:
-      attn_mha_backward (din, dmem, &g->cross_attn, dout,
-                         &sb->mha, in, mem, &ly->cross_attn, NULL);
+      attn_mha_backward_ws (a->mha_scratch, din, dmem, &g->cross_attn, dout,
+                            &sb->mha, in, mem, &ly->cross_attn, NULL);
       break;
     case SUB_FFN:
       memset (a->d_g, 0, (gsize) N * F * sizeof (float));
-      attn_linear_backward (a->d_g, g->w2, g->b2, dout, sb->g, ly->w2, N, F,
+      attn_linear_backward (a->d_g, g->w2, g->b2, dout, sb->h, ly->w2, N, F,
                             C);
       memset (a->d_h, 0, (gsize) N * F * sizeof (float));
       attn_relu_backward (a->d_h, a->d_g, sb->h, (gsize) N * F);
