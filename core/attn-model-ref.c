@@ -68,7 +68,9 @@ attn_model_list_bundled (void)
       const char *entry;
       while ((entry = g_dir_read_name (dir)) != NULL)
         {
-          if (!g_str_has_suffix (entry, BUNDLED_SUFFIX) || entry[0] == '.')
+          /* A trainer's optimiser state (attn-train.h) is no model. */
+          if (!g_str_has_suffix (entry, BUNDLED_SUFFIX) || entry[0] == '.'
+              || g_str_has_suffix (entry, ".optim" BUNDLED_SUFFIX))
             continue;
           char *name = g_strndup (entry,
                                   strlen (entry) - strlen (BUNDLED_SUFFIX));

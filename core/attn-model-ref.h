@@ -35,7 +35,8 @@ typedef struct {
 char **attn_model_search_path (void);
 
 /* Bundled model names found on the search path, sorted, each once (the
- * first folder holding a name wins). */
+ * first folder holding a name wins); *.optim.safetensors files (a
+ * trainer's optimiser state beside its model) are not models. */
 char **attn_model_list_bundled (void);
 
 /* Resolves `ref`. NULL with ATTN_ERROR_IO when it is neither an existing

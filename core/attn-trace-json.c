@@ -264,6 +264,15 @@ attn_trace_save_json (const AttnTrace *trace, const char *path,
   return TRUE;
 }
 
+char *
+attn_trace_to_json (const AttnTrace *trace, GError **error)
+{
+  if (!attn_trace_validate (trace, error))
+    return NULL;
+  g_autofree char **inline_all = g_new0 (char *, trace->blocks->len + 1);
+  return g_string_free (trace_to_json (trace, inline_all), FALSE);
+}
+
 /* --- reading --- */
 
 typedef struct {

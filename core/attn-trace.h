@@ -161,6 +161,10 @@ gboolean attn_trace_validate (const AttnTrace *trace, GError **error);
  * does not validate, writing nothing. */
 gboolean attn_trace_save_json (const AttnTrace *trace, const char *path,
                                GError **error);
+/* The trace as the JSON text attn_trace_save_json () writes, every block
+ * inline however large (for a pipe, e.g. `attnscope-cli run --json`);
+ * NULL with BAD_TRACE when it does not validate. */
+char *attn_trace_to_json (const AttnTrace *trace, GError **error);
 /* Reads a trace written by attn_trace_save_json () (or by any writer that
  * follows docs/trace-format.md) and validates it. Unknown members are
  * ignored. ATTN_ERROR_IO when a file cannot be read, ATTN_ERROR_BAD_TRACE

@@ -1,0 +1,297 @@
+/* attn-cli-run.c: opening, running and describing models for the CLI. */
+#include "app/attn-cli-run.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "core/attn-error.h"
+#include "core/attn-model-ref.h"
+
+AttnModel *
+attn_cli_open_model (const char *name, char **path, const char **kind,
+                     GError **error)
+{
+  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (name, error);
+  if (ref == NULL)
+    return NULL;
+  g_autofree char *shown_name = g_filename_display_name (ref->name);
+  g_autofree char *shown_path = g_filename_display_name (ref->path);
+  const char *kind_name = attn_model_ref_kind_name (ref->kind);
+  if (ref->kind == ATTN_MODEL_REF_FOLDER)
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_UNSUPPORTED,
+                   "cannot open model “%s” (%s %s): model folders (Hugging "
+                   "Face GPT-2) are not readable in this build yet; they "
+                   "arrive with the GPT-2 issue", shown_name, kind_name,
+                   shown_path);
+      return NULL;
+    }
+  g_autoptr (GError) local = NULL;
+  AttnModel *model = attn_model_load (ref->path, &local);
+  if (model == NULL)
+    {
+      /* The loader's message starts with the path, which ours names. */
+      const char *why = local->message;
+      if (g_str_has_prefix (why, ref->path)
+          && g_str_has_prefix (why + strlen (ref->path), ": "))
+        why += strlen (ref->path) + 2;
+      g_set_error (error, local->domain, local->code,
+                   "cannot open model “%s” (%s %s): %s", shown_name,
+                   kind_name, shown_path, why);
+      return NULL;
+    }
+  if (path != NULL)
+    *path = g_strdup (ref->path);
+  if (kind != NULL)
+    *kind = kind_name;
+  return model;
+}
+
+AttnTrace *
+attn_cli_run_model (AttnModel *model, const AttnCliOptions *o,
+                    GError **error)
+{
+  AttnRunOptions options = ATTN_RUN_OPTIONS_INIT;
+  options.beam_width = o->beam > 0 ? o->beam : 1;
+  g_autoptr (GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
+  AttnTrace *trace = attn_model_run (model, o->text, &options, unknown,
+                                     error);
+  if (trace != NULL && unknown->len > 0)
+    {
+      GString *list = g_string_new (NULL);
+      for (guint i = 0; i < unknown->len; i++)
+        g_string_append_printf (list, "%s“%s”", i > 0 ? ", " : "",
+                                (const char *) unknown->pdata[i]);
+      fprintf (stderr, "attnscope-cli %s: warning: %s not in the "
+               "vocabulary of %s, read as <unk>: %s\n",
+               attn_cli_command_name (o->command),
+               unknown->len == 1 ? "a character is" : "characters are",
+               model->name, list->str);
+      g_string_free (list, TRUE);
+    }
+  return trace;
+}
+
+/* Quoted as info --trace quotes token texts; special tokens bare. */
+static void
+put_token (FILE *out, const AttnToken *t)
+{
+  if (t->special)
+    {
+      fputs (t->text, out);
+      return;
+    }
+  fputc ('"', out);
+  for (const unsigned char *p = (const unsigned char *) t->text; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        fprintf (out, "\\%c", *p);
+      else if (*p == '\n')
+        fputs ("\\n", out);
+      else if (*p == '\t')
+        fputs ("\\t", out);
+      else if (*p < 0x20 || *p == 0x7f)
+        fprintf (out, "\\x%02x", *p);
+      else
+        fputc (*p, out);
+    }
+  fputc ('"', out);
+}
+
+static void
+put_text_line (FILE *out, const char *label, const char *text)
+{
+  AttnToken t = { .text = (char *) text };
+  fprintf (out, "%s: ", label);
+  put_token (out, &t);
+  fputc ('\n', out);
+}
+
+#define SUMMARY_TOP 3
+
+void
+attn_cli_print_run_summary (FILE *out, const AttnTrace *trace)
+{
+  put_text_line (out, "input", trace->source_text);
+  put_text_line (out, "output", trace->target_text);
+
+  /* The last cross block: the one closest to the output. */
+  const AttnBlock *cross = NULL;
+  for (guint i = 0; i < trace->blocks->len; i++)
+    {
+      const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
+      if (b->kind == ATTN_KIND_CROSS && (cross == NULL
+                                         || b->layer > cross->layer))
+        cross = b;
+    }
+  if (cross == NULL || trace->steps->len == 0)
+    return;
+  int Tq = cross->n_queries, Tk = cross->n_keys;
+  g_autofree float *mean = g_new (float, (gsize) Tq * Tk); /* (Tq, Tk) */
+  attn_block_head_weights (cross, ATTN_HEADS_MEAN, mean);
+  int top = MIN (SUMMARY_TOP, Tk);
+  if (cross->n_heads > 1)
+    fprintf (out, "attention: cross layer %d, mean over %d heads; for each "
+             "output token the %d source tokens weighted most, "
+             "\"token\"@position weight%s\n", cross->layer, cross->n_heads,
+             top, cross->normalised ? "" : " (rows not normalised)");
+  else
+    fprintf (out, "attention: cross layer %d; for each output token the %d "
+             "source tokens weighted most, \"token\"@position weight%s\n",
+             cross->layer, top,
+             cross->normalised ? "" : " (rows not normalised)");
+
+  /* Step i emits output token i from query i (whose input is target token
+   * i: <s>, then the output so far). */
+  guint n = MIN (trace->steps->len, (guint) Tq);
+  for (guint i = 0; i < n; i++)
+    {
+      const AttnStep *step = g_ptr_array_index (trace->steps, i);
+      const float *row = mean + (gsize) i * Tk; /* (Tk) */
+      AttnToken emitted = { .text = step->emitted.text,
+                            .special = step->emitted.id >= 0
+                                       && step->emitted.id
+                                            < ATTN_VOCAB_N_SPECIAL };
+      fputs ("  ", out);
+      put_token (out, &emitted);
+      int chosen[SUMMARY_TOP];
+      for (int k = 0; k < top; k++)
+        {
+          /* The k-th largest; ties go to the earlier position. */
+          int best = -1;
+          for (int j = 0; j < Tk; j++)
+            {
+              gboolean taken = FALSE;
+              for (int q = 0; q < k; q++)
+                taken |= chosen[q] == j;
+              if (!taken && (best < 0 || row[j] > row[best]))
+                best = j;
+            }
+          chosen[k] = best;
+          fputs ("  ", out);
+          put_token (out, attn_trace_get_token (trace, ATTN_SIDE_SOURCE,
+                                                best));
+          fprintf (out, "@%d %.3f", best, row[best]);
+        }
+      fputc ('\n', out);
+    }
+}
+
+gboolean
+attn_cli_print_json (FILE *out, const AttnTrace *trace, GError **error)
+{
+  g_autofree char *json = attn_trace_to_json (trace, error);
+  if (json == NULL)
+    return FALSE;
+  fputs (json, out);
+  return TRUE;
+}
+
+/* ---- info --model ---------------------------------------------------------- */
+
+static void
+print_json_value (FILE *out, JsonNode *node, int indent);
+
+static void
+print_json_object (FILE *out, JsonObject *obj, int indent)
+{
+  g_autoptr (GList) members = json_object_get_members (obj);
+  for (GList *m = members; m != NULL; m = m->next)
+    {
+      const char *name = m->data;
+      JsonNode *node = json_object_get_member (obj, name);
+      fprintf (out, "%*s%s:", indent, "", name);
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        {
+          fputc ('\n', out);
+          print_json_object (out, json_node_get_object (node), indent + 2);
+        }
+      else
+        {
+          fputc (' ', out);
+          print_json_value (out, node, indent);
+          fputc ('\n', out);
+        }
+    }
+}
+
+/* Scalars as text (strings bare, numbers as written), arrays on one
+ * line. */
+static void
+print_json_value (FILE *out, JsonNode *node, int indent)
+{
+  if (JSON_NODE_HOLDS_NULL (node))
+    fputs ("null", out);
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *arr = json_node_get_array (node);
+      fputc ('[', out);
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        {
+          if (i > 0)
+            fputs (", ", out);
+          print_json_value (out, json_array_get_element (arr, i), indent);
+        }
+      fputc (']', out);
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    fputs ("{…}", out);
+  else
+    {
+      GType type = json_node_get_value_type (node);
+      if (type == G_TYPE_STRING)
+        fputs (json_node_get_string (node), out);
+      else if (type == G_TYPE_INT64)
+        fprintf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+      else if (type == G_TYPE_BOOLEAN)
+        fputs (json_node_get_boolean (node) ? "true" : "false", out);
+      else
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+          fputs (g_ascii_formatd (buf, sizeof buf, "%.6g",
+                                  json_node_get_double (node)),
+                 out);
+        }
+    }
+}
+
+static void
+print_json_section (FILE *out, const char *title, const char *json)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      fprintf (out, "%s: none\n", title);
+      return;
+    }
+  fprintf (out, "%s:\n", title);
+  print_json_object (out,
+                     json_node_get_object (json_parser_get_root (parser)), 2);
+}
+
+void
+attn_cli_print_model (FILE *out, const char *path, const char *kind,
+                      AttnModel *model)
+{
+  g_autofree char *shown = g_filename_display_name (path);
+  const AttnModelConfig *c = &model->config;
+  gsize n = 0;
+  for (guint i = 0; i < model->params->n_tensors; i++)
+    n += model->params->tensors[i].numel;
+  fprintf (out, "model: %s\n", model->name);
+  fprintf (out, "file: %s (%s)\n", shown, kind);
+  fprintf (out, "architecture: %s\n", attn_arch_to_string (c->arch));
+  fprintf (out, "attention: %s\n",
+           attn_mechanism_to_string (c->arch == ATTN_ARCH_TRANSFORMER
+                                       ? ATTN_MECHANISM_SCALED_DOT_PRODUCT
+                                       : c->attention));
+  fprintf (out, "parameters: %" G_GSIZE_FORMAT " in %u tensors\n", n,
+           model->params->n_tensors);
+  fprintf (out, "vocabulary: %d tokens (%d special)\n",
+           attn_vocab_size (model->vocab), ATTN_VOCAB_N_SPECIAL);
+  g_autofree char *config = attn_model_config_to_json (c);
+  print_json_section (out, "config", config);
+  print_json_section (out, "card", model->card_json);
+}
