@@ -13,6 +13,9 @@ ATTN_DEBIAN_PACKAGES=(
   desktop-file-utils appstream
   xvfb xauth dbus
   poppler-utils
+  # fonts the views need for Chinese tokens and emoji (Pango falls back to
+  # them; without them such tokens draw as boxes)
+  fonts-noto-cjk fonts-noto-color-emoji
 )
 
 # Prints the packages of ATTN_DEBIAN_PACKAGES not installed, one a line.
