@@ -29,7 +29,8 @@ typedef enum {
 typedef enum {
   ATTN_SCALE_FIXED, /* [0, 1]: colours compare across heads (default) */
   ATTN_SCALE_MAX,   /* [0, max of the matrix shown] */
-  ATTN_SCALE_LOG,   /* log10 over [1e-4, 1] (or [1e-4 * max, max] with MAX) */
+  ATTN_SCALE_LOG,   /* log10 over [1e-4, 1]; weights below 1e-4 get the
+                     * bottom colour */
 } AttnScale;
 
 typedef struct {
@@ -76,14 +77,21 @@ typedef struct {
   gboolean hide_special; /* drop special tokens, rows renormalised */
   gboolean hide_sink;    /* drop the first key (the "sink"), renormalised */
   int range_start;     /* zoom: token range [start, end) on both axes, */
-  int range_end;       /*   -1, -1 = everything */
+  int range_end;       /*   -1, -1 = everything. Each axis is clipped to
+                        *   its length; an axis the range lies wholly
+                        *   beyond (the short side of cross-attention) is
+                        *   kept whole. Zooming never rescales a weight. */
 } AttnSelection;
 
 void attn_selection_init (AttnSelection *sel, AttnKind kind);
 
 /* The matrix a single-matrix view draws: one head (or the mean / max) of a
  * block, after hiding and zooming. Rows and columns keep the trace index of
- * their token, so a hit maps back to the trace. */
+ * their token, so a hit maps back to the trace. Hiding drops special tokens
+ * from both axes and the sink from the keys; each head's row is then
+ * rescaled to the total it had (1 for a normalised block) over the keys
+ * left — inside the zoom or not — before the mean or max is taken; a row
+ * with nothing left is zero. */
 typedef struct {
   int n_rows, n_cols;
   float *w;          /* (n_rows, n_cols) */
