@@ -1329,11 +1329,18 @@ trainer_run (AttnTrainer *t, GCancellable *cancellable, GError **error)
     }
 
   /* Nothing left to train (a resumed run that had reached its steps):
-   * the final evaluation and files still follow. */
+   * the final evaluation, files and progress still follow. */
   if (!evaluate (t, ATTN_SPLIT_TEST, cancellable, &t->test, error))
     return FALSE;
   t->have_test = TRUE;
-  return save_checkpoint (t, TRUE, error);
+  if (!save_checkpoint (t, TRUE, error))
+    return FALSE;
+  AttnTrainProgress p = {
+    .step = t->adam->step, .steps = c->steps, .loss = t->last_loss,
+    .final = TRUE, .checkpointed = TRUE, .test = t->test,
+  };
+  emit_progress (t, &p);
+  return TRUE;
 }
 
 gboolean

@@ -324,22 +324,65 @@ test_optim_path (void)
 
 /* ---- with a model ------------------------------------------------------------ */
 
-/* A tiny Transformer for `reverse`: 1 + 1 layers, C 32, 4 heads. */
+/* The models the loop is checked with: determinism and resuming must hold
+ * for both classes, with dropout (its generator is part of what a resume
+ * must restore) and with several workers. */
+typedef struct {
+  const char *name;
+  AttnArch arch;
+  AttnMechanism attention; /* rnn */
+  float dropout;
+  int threads;
+} ModelCase;
+
+static const ModelCase model_cases[] = {
+  { "transformer-1-thread", ATTN_ARCH_TRANSFORMER, 0, 0.0f, 1 },
+  { "transformer-2-threads", ATTN_ARCH_TRANSFORMER, 0, 0.0f, 2 },
+  { "transformer-dropout-3-threads", ATTN_ARCH_TRANSFORMER, 0, 0.1f, 3 },
+  { "rnn-bahdanau-dropout-2-threads", ATTN_ARCH_RNN, ATTN_MECHANISM_ADDITIVE,
+    0.1f, 2 },
+  { "rnn-local-p-1-thread", ATTN_ARCH_RNN, ATTN_MECHANISM_LUONG_LOCAL_P,
+    0.0f, 1 },
+};
+
+/* A tiny model for `reverse`: a Transformer of 1 + 1 layers, C 32, 4 heads,
+ * or a GRU encoder-decoder of width 16. */
 static AttnModel *
-tiny_model (guint32 seed)
+case_model (const ModelCase *mc, guint32 seed)
 {
   AttnModelConfig config = { 0 };
-  config.arch = ATTN_ARCH_TRANSFORMER;
-  config.C = 32;
-  config.NH = 4;
-  config.L_enc = 1;
-  config.L_dec = 1;
-  config.F = 64;
+  config.arch = mc->arch;
+  config.dropout = mc->dropout;
+  if (mc->arch == ATTN_ARCH_TRANSFORMER)
+    {
+      config.C = 32;
+      config.NH = 4;
+      config.L_enc = 1;
+      config.L_dec = 1;
+      config.F = 64;
+    }
+  else
+    {
+      config.E = 16;
+      config.H = 16;
+      config.attention = mc->attention;
+      gboolean uses_a = mc->attention == ATTN_MECHANISM_ADDITIVE
+                        || mc->attention == ATTN_MECHANISM_LUONG_CONCAT
+                        || mc->attention == ATTN_MECHANISM_LUONG_LOCAL_P;
+      config.A = uses_a ? 16 : 0;
+      config.D = mc->attention == ATTN_MECHANISM_LUONG_LOCAL_P ? 3 : 0;
+    }
   g_autoptr (GError) error = NULL;
   AttnModel *model = attn_train_new_model ("tiny-reverse", ATTN_TASK_REVERSE,
                                            &config, seed, &error);
   g_assert_no_error (error);
   return model;
+}
+
+static AttnModel *
+tiny_model (guint32 seed)
+{
+  return case_model (&model_cases[0], seed);
 }
 
 static void
@@ -379,15 +422,15 @@ remove_model (const char *path)
 
 /* Trains a fresh tiny model for `steps`; returns its parameters (n floats). */
 static float *
-train_params (guint32 seed, gint64 steps, int threads, const char *file,
-              gsize *n)
+train_params (const ModelCase *mc, guint32 seed, gint64 steps,
+              const char *file, gsize *n)
 {
   AttnTrainConfig c;
-  tiny_config (&c, steps, threads);
+  tiny_config (&c, steps, mc->threads);
   c.seed = seed;
   g_autofree char *path = scratch (file);
   g_autoptr (GError) error = NULL;
-  g_autoptr (AttnTrainer) t = attn_trainer_new (tiny_model (1), &c, path,
+  g_autoptr (AttnTrainer) t = attn_trainer_new (case_model (mc, 1), &c, path,
                                                 &error);
   g_assert_no_error (error);
   ASSERT_OK (attn_trainer_run (t, NULL, &error));
@@ -402,14 +445,11 @@ train_params (guint32 seed, gint64 steps, int threads, const char *file,
 static void
 test_deterministic (gconstpointer data)
 {
-  int threads = GPOINTER_TO_INT (data);
+  const ModelCase *mc = data;
   gsize n1, n2, n3;
-  g_autofree float *a = train_params (5, 12, threads, "det-a.safetensors",
-                                      &n1);
-  g_autofree float *b = train_params (5, 12, threads, "det-b.safetensors",
-                                      &n2);
-  g_autofree float *c = train_params (6, 12, threads, "det-c.safetensors",
-                                      &n3);
+  g_autofree float *a = train_params (mc, 5, 12, "det-a.safetensors", &n1);
+  g_autofree float *b = train_params (mc, 5, 12, "det-b.safetensors", &n2);
+  g_autofree float *c = train_params (mc, 6, 12, "det-c.safetensors", &n3);
   g_assert_cmpmem (a, n1 * sizeof (float), b, n2 * sizeof (float));
   /* Another seed draws other data: the comparison above could fail. */
   g_assert_true (memcmp (a, c, n1 * sizeof (float)) != 0);
@@ -444,7 +484,8 @@ stop_at_progress (AttnTrainProgress *p, gpointer data)
 static void
 test_resume (gconstpointer data)
 {
-  int threads = GPOINTER_TO_INT (data);
+  const ModelCase *mc = data;
+  int threads = mc->threads;
   const gint64 N = 6;
   g_autofree char *full_path = scratch ("resume-full.safetensors");
   g_autofree char *half_path = scratch ("resume-half.safetensors");
@@ -455,13 +496,13 @@ test_resume (gconstpointer data)
   c.adam.decoupled = TRUE;
   g_autoptr (GError) error = NULL;
 
-  g_autoptr (AttnTrainer) full = attn_trainer_new (tiny_model (2), &c,
+  g_autoptr (AttnTrainer) full = attn_trainer_new (case_model (mc, 2), &c,
                                                    full_path, &error);
   g_assert_no_error (error);
   ASSERT_OK (attn_trainer_run (full, NULL, &error));
   AttnModel *want = attn_trainer_get_model (full);
 
-  g_autoptr (AttnTrainer) half = attn_trainer_new (tiny_model (2), &c,
+  g_autoptr (AttnTrainer) half = attn_trainer_new (case_model (mc, 2), &c,
                                                    half_path, &error);
   g_assert_no_error (error);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
@@ -789,14 +830,15 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/train/config-json", test_config_json);
   g_test_add_func ("/attn/train/optim-path", test_optim_path);
   g_test_add_func ("/attn/train/evaluate", test_evaluate);
-  g_test_add_data_func ("/attn/train/deterministic/1-thread",
-                        GINT_TO_POINTER (1), test_deterministic);
-  g_test_add_data_func ("/attn/train/deterministic/2-threads",
-                        GINT_TO_POINTER (2), test_deterministic);
-  g_test_add_data_func ("/attn/train/resume/1-thread", GINT_TO_POINTER (1),
-                        test_resume);
-  g_test_add_data_func ("/attn/train/resume/2-threads", GINT_TO_POINTER (2),
-                        test_resume);
+  for (guint i = 0; i < G_N_ELEMENTS (model_cases); i++)
+    {
+      g_autofree char *det = g_strdup_printf ("/attn/train/deterministic/%s",
+                                              model_cases[i].name);
+      g_autofree char *res = g_strdup_printf ("/attn/train/resume/%s",
+                                              model_cases[i].name);
+      g_test_add_data_func (det, &model_cases[i], test_deterministic);
+      g_test_add_data_func (res, &model_cases[i], test_resume);
+    }
   g_test_add_func ("/attn/train/resume-mismatch", test_resume_mismatch);
   g_test_add_func ("/attn/train/async-cancel", test_async_cancel);
   g_test_add_func ("/attn/train/probe", test_probe);
