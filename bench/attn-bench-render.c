@@ -9,6 +9,8 @@
  * sink, as real GPT-2 heads look. Prints, in milliseconds:
  *   layout    attn_heatmap_layout_new: the prepared matrix and label sizes
  *             (once per trace, selection or window size);
+ *   resize    attn_heatmap_layout_set_size: a window resized (no label is
+ *             measured again, the image is kept);
  *   image     filling the one-pixel-per-cell image (once per colour map);
  *   frame     drawing from the cached image onto a PX x PX ARGB32 surface:
  *             what a widget does on every redraw (median, min, max of R);
@@ -139,6 +141,10 @@ main (int argc, char **argv)
       return 1;
     }
   t0 = g_get_monotonic_time ();
+  attn_heatmap_layout_set_size (lay, &style, size - 1, size - 1, NULL);
+  attn_heatmap_layout_set_size (lay, &style, size, size, NULL);
+  double t_resize = ms_since (t0) / 2.0;
+  t0 = g_get_monotonic_time ();
   attn_heatmap_layout_get_image (lay, &style);
   double t_image = ms_since (t0);
 
@@ -163,6 +169,7 @@ main (int argc, char **argv)
           tokens, tokens, size, size, lay->cell_width, lay->row_label_step);
   printf ("%-9s %10s\n", "step", "ms");
   printf ("%-9s %10.2f\n", "layout", t_layout);
+  printf ("%-9s %10.2f\n", "resize", t_resize);
   printf ("%-9s %10.2f\n", "image", t_image);
   printf ("%-9s %10.2f   (median of %d; min %.2f, max %.2f)\n", "frame",
           frame[reps / 2], reps, frame[0], frame[reps - 1]);

@@ -692,6 +692,52 @@ test_labels (gconstpointer data)
   g_assert_cmpint (lay->row_label_step, >=, c->min_step);
 }
 
+/* A resized layout is the layout made at that size, and keeps its image. */
+static void
+test_set_size (void)
+{
+  g_autoptr (AttnTrace) trace = long_trace (200);
+  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  AttnSelection sel;
+  attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
+  sel.hide_sink = TRUE;
+  g_autoptr (AttnHeatmapLayout) lay
+      = attn_heatmap_layout_new (trace, &sel, style, 1200, 900, NULL);
+  cairo_surface_t *image = attn_heatmap_layout_get_image (lay, style);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      double w = sizes[i].w, h = sizes[i].h;
+      g_assert_true (attn_heatmap_layout_set_size (lay, style, w, h, NULL));
+      g_autoptr (AttnHeatmapLayout) fresh
+          = attn_heatmap_layout_new (trace, &sel, style, w, h, NULL);
+      g_assert_cmpfloat (lay->width, ==, w);
+      g_assert_cmpfloat (lay->height, ==, h);
+      g_assert_cmpmem (&lay->grid, sizeof lay->grid, &fresh->grid,
+                       sizeof fresh->grid);
+      g_assert_cmpmem (&lay->row_labels, sizeof lay->row_labels,
+                       &fresh->row_labels, sizeof fresh->row_labels);
+      g_assert_cmpmem (&lay->col_labels, sizeof lay->col_labels,
+                       &fresh->col_labels, sizeof fresh->col_labels);
+      g_assert_cmpmem (&lay->colorbar, sizeof lay->colorbar, &fresh->colorbar,
+                       sizeof fresh->colorbar);
+      g_assert_cmpint (lay->show_title, ==, fresh->show_title);
+      g_assert_cmpint (lay->show_note, ==, fresh->show_note);
+      g_assert_cmpint (lay->show_colorbar, ==, fresh->show_colorbar);
+      g_assert_cmpint (lay->show_row_labels, ==, fresh->show_row_labels);
+      g_assert_cmpint (lay->col_labels_rotated, ==, fresh->col_labels_rotated);
+      g_assert_cmpint (lay->row_label_step, ==, fresh->row_label_step);
+      g_assert_cmpint (lay->col_label_step, ==, fresh->col_label_step);
+      g_assert_cmpint (lay->n_ticks, ==, fresh->n_ticks);
+    }
+  g_assert_true (attn_heatmap_layout_get_image (lay, style) == image);
+
+  g_autoptr (GError) error = NULL;
+  double before = lay->width;
+  g_assert_false (attn_heatmap_layout_set_size (lay, style, -5, 10, &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpfloat (lay->width, ==, before);
+}
+
 /* ---- the image path ---- */
 
 /* A 1,024 x 1,024 matrix on screen goes through the cached image: its
@@ -1021,6 +1067,7 @@ main (int argc, char **argv)
           = g_strdup_printf ("/attn/heatmap/labels/%s", label_cases[i].name);
       g_test_add_data_func (path, &label_cases[i], test_labels);
     }
+  g_test_add_func ("/attn/heatmap/layout/set-size", test_set_size);
   g_test_add_func ("/attn/heatmap/image/large", test_large_image_path);
   g_test_add_func ("/attn/heatmap/image/cache", test_image_cache);
   g_test_add_data_func ("/attn/heatmap/vector/svg", GINT_TO_POINTER (FALSE),

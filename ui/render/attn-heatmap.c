@@ -194,6 +194,18 @@ make_note (const AttnViewMatrix *m, const AttnSelection *sel)
 }
 
 static gboolean
+check_size (double width, double height, GError **error)
+{
+  if (isfinite (width) && isfinite (height) && width > 0.0 && height > 0.0)
+    return TRUE;
+  g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+               "heatmap size %g x %g is not valid: width and height must be "
+               "positive",
+               width, height);
+  return FALSE;
+}
+
+static gboolean
 rect_inside (const cairo_rectangle_t *r, double w, double h)
 {
   const double eps = 1e-9 * MAX (1.0, MAX (w, h));
@@ -201,51 +213,27 @@ rect_inside (const cairo_rectangle_t *r, double w, double h)
          && r->y + r->height <= h + eps;
 }
 
-AttnHeatmapLayout *
-attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
-                         const AttnRenderStyle *style, double width,
-                         double height, GError **error)
+/* Everything that depends on the size: which parts show, where they go,
+ * how many labels fit. Cheap next to the preparation (no token label is
+ * measured here), so a resized widget only calls this. */
+static void
+layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
+              double width, double height)
 {
-  attn_check (trace != NULL && sel != NULL && style != NULL);
-  if (!(isfinite (width) && isfinite (height) && width > 0.0 && height > 0.0))
-    {
-      g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
-                   "heatmap size %g x %g is not valid: width and height "
-                   "must be positive",
-                   width, height);
-      return NULL;
-    }
-  AttnViewMatrix *matrix = attn_view_matrix_new (trace, sel, error);
-  if (matrix == NULL)
-    return NULL;
-
-  g_autoptr (AttnHeatmapLayout) lay = g_new0 (AttnHeatmapLayout, 1);
+  const AttnViewMatrix *matrix = lay->matrix;
+  int nr = matrix->n_rows, nc = matrix->n_cols;
   lay->width = width;
   lay->height = height;
-  lay->matrix = matrix;
-  lay->kind = sel->kind;
-  lay->layer = sel->layer;
-  lay->head = sel->head;
-  lay->n_heads
-      = attn_trace_lookup_block (trace, sel->kind, sel->layer)->n_heads;
-  lay->context = attn_text_context_new ();
-  lay->label_scale = LABEL_SCALE;
-  lay->value_scale = VALUE_SCALE;
-
-  int nr = matrix->n_rows, nc = matrix->n_cols;
-  AttnSide qside = attn_kind_query_side (sel->kind);
-  AttnSide kside = attn_kind_key_side (sel->kind);
-  lay->row_text = g_new0 (char *, nr + 1);
-  for (int r = 0; r < nr; r++)
-    lay->row_text[r] = attn_token_display_text (
-        attn_trace_get_token (trace, qside, matrix->row_token[r])->text);
-  lay->col_text = g_new0 (char *, nc + 1);
-  for (int c = 0; c < nc; c++)
-    lay->col_text[c] = attn_token_display_text (
-        attn_trace_get_token (trace, kside, matrix->col_token[c])->text);
-  lay->title
-      = attn_text_block_title (sel->kind, sel->layer, sel->head, lay->n_heads);
-  lay->note = make_note (matrix, sel);
+  lay->show_title = lay->show_note = lay->show_colorbar = FALSE;
+  lay->show_row_labels = lay->show_col_labels = FALSE;
+  lay->col_labels_rotated = FALSE;
+  rect_set (&lay->title_rect, 0, 0, 0, 0);
+  rect_set (&lay->note_rect, 0, 0, 0, 0);
+  rect_set (&lay->row_labels, 0, 0, 0, 0);
+  rect_set (&lay->col_labels, 0, 0, 0, 0);
+  rect_set (&lay->colorbar, 0, 0, 0, 0);
+  rect_set (&lay->colorbar_labels, 0, 0, 0, 0);
+  lay->row_label_step = lay->col_label_step = 1;
 
   PangoContext *ctx = lay->context;
   double fs = style->font_size > 0.0 ? style->font_size : 12.0;
@@ -293,17 +281,7 @@ attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   /* Labels keep clear of a selected row's or column's outline. */
   lay->highlight_width = CLAMP (0.15 * fs, 1.5, 4.0);
   double label_gap = 0.35 * fs + lay->highlight_width;
-  /* Measured in bold, as the selected label is drawn. */
-  double row_w = widest_text (ctx, style, LABEL_SCALE, TRUE, lay->row_text, nr);
-  /* Self-attention without a cross-cutting zoom: both axes are the same
-   * tokens, measured once (half the cost of a long layout). */
-  gboolean same_axes
-      = qside == kside && nr == nc
-        && memcmp (matrix->row_token, matrix->col_token, nr * sizeof (int))
-               == 0;
-  double col_w = same_axes ? row_w
-                           : widest_text (ctx, style, LABEL_SCALE, TRUE,
-                                          lay->col_text, nc);
+  double row_w = lay->row_text_width, col_w = lay->col_text_width;
   double row_max
       = MIN (row_w, MIN (LABEL_MAX_EMS * fs, LABEL_MAX_SHARE * (xr - x0)));
   double col_max
@@ -386,8 +364,73 @@ attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   double vw, vh;
   text_size (ctx, style, VALUE_SCALE, FALSE, "0.00", &vw, &vh);
   lay->show_values = style->show_values && cell >= vw + 0.2 * fs && cell >= vh;
+}
 
+AttnHeatmapLayout *
+attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
+                         const AttnRenderStyle *style, double width,
+                         double height, GError **error)
+{
+  attn_check (trace != NULL && sel != NULL && style != NULL);
+  if (!check_size (width, height, error))
+    return NULL;
+  AttnViewMatrix *matrix = attn_view_matrix_new (trace, sel, error);
+  if (matrix == NULL)
+    return NULL;
+
+  g_autoptr (AttnHeatmapLayout) lay = g_new0 (AttnHeatmapLayout, 1);
+  lay->matrix = matrix;
+  lay->kind = sel->kind;
+  lay->layer = sel->layer;
+  lay->head = sel->head;
+  lay->n_heads
+      = attn_trace_lookup_block (trace, sel->kind, sel->layer)->n_heads;
+  lay->context = attn_text_context_new ();
+  lay->label_scale = LABEL_SCALE;
+  lay->value_scale = VALUE_SCALE;
+
+  int nr = matrix->n_rows, nc = matrix->n_cols;
+  AttnSide qside = attn_kind_query_side (sel->kind);
+  AttnSide kside = attn_kind_key_side (sel->kind);
+  lay->row_text = g_new0 (char *, nr + 1);
+  for (int r = 0; r < nr; r++)
+    lay->row_text[r] = attn_token_display_text (
+        attn_trace_get_token (trace, qside, matrix->row_token[r])->text);
+  lay->col_text = g_new0 (char *, nc + 1);
+  for (int c = 0; c < nc; c++)
+    lay->col_text[c] = attn_token_display_text (
+        attn_trace_get_token (trace, kside, matrix->col_token[c])->text);
+  lay->title
+      = attn_text_block_title (sel->kind, sel->layer, sel->head, lay->n_heads);
+  lay->note = make_note (matrix, sel);
+
+  PangoContext *ctx = lay->context;
+  /* Measured in bold, as the selected label is drawn. */
+  lay->row_text_width
+      = widest_text (ctx, style, LABEL_SCALE, TRUE, lay->row_text, nr);
+  /* Self-attention without a cross-cutting zoom: both axes are the same
+   * tokens, measured once (half the cost of a long layout). */
+  gboolean same_axes
+      = qside == kside && nr == nc
+        && memcmp (matrix->row_token, matrix->col_token, nr * sizeof (int))
+               == 0;
+  lay->col_text_width = same_axes ? lay->row_text_width
+                                  : widest_text (ctx, style, LABEL_SCALE, TRUE,
+                                                 lay->col_text, nc);
+  layout_place (lay, style, width, height);
   return g_steal_pointer (&lay);
+}
+
+gboolean
+attn_heatmap_layout_set_size (AttnHeatmapLayout *lay,
+                              const AttnRenderStyle *style, double width,
+                              double height, GError **error)
+{
+  attn_check (lay != NULL && style != NULL);
+  if (!check_size (width, height, error))
+    return FALSE;
+  layout_place (lay, style, width, height);
+  return TRUE;
 }
 
 void

@@ -105,8 +105,9 @@ typedef struct
 
   /* < private > */
   PangoContext *context;
-  char **row_text;        /* (n_rows) display text of each query token */
-  char **col_text;        /* (n_cols) */
+  char **row_text; /* (n_rows) display text of each query token */
+  char **col_text; /* (n_cols) */
+  double row_text_width, col_text_width; /* widest labels, bold */
   cairo_surface_t *image; /* (n_rows, n_cols) RGB24, made on first use */
   AttnColormap image_colormap;
   gboolean image_reversed;
@@ -122,6 +123,15 @@ AttnHeatmapLayout *attn_heatmap_layout_new (const AttnTrace *trace,
                                             double width, double height,
                                             GError **error);
 void attn_heatmap_layout_free (AttnHeatmapLayout *layout);
+
+/* Lays the same matrix out for a new size, keeping what does not depend on
+ * it (the matrix, measured labels, the cached image): what a widget calls
+ * when it is resized. FALSE (layout unchanged) with
+ * ATTN_ERROR_INVALID_ARGUMENT for a size that is not positive. */
+gboolean attn_heatmap_layout_set_size (AttnHeatmapLayout *layout,
+                                       const AttnRenderStyle *style,
+                                       double width, double height,
+                                       GError **error);
 
 /* The rectangle of cell (row, col) of the layout's matrix. */
 void attn_heatmap_layout_cell (const AttnHeatmapLayout *layout, int row,
