@@ -29,7 +29,8 @@ struct _AttnCliTrain {
   char *task, *arch, *attention, *layers, *heads, *d_model, *d_ff, *hidden;
   char *embed, *window, *dropout, *steps, *batch, *lr, *warmup, *schedule;
   char *min_lr, *weight_decay, *clip, *label_smoothing, *seed, *threads;
-  char *eval_every, *eval_examples, *checkpoint_every, *name;
+  char *eval_every, *eval_examples, *test_examples, *checkpoint_every;
+  char *name;
   gboolean pre_norm, adamw, resume;
   GOptionEntry *entries;
 
@@ -107,7 +108,9 @@ static const TrainOption train_options[] = {
     "Validate (and show the probe) every N steps; 0: never (default 500)",
     "N" },
   { RAW (eval_examples), "eval-examples", G_OPTION_ARG_FILENAME,
-    "Validation and final test examples (default 500)", "N" },
+    "Examples of each validation (default 200)", "N" },
+  { RAW (test_examples), "test-examples", G_OPTION_ARG_FILENAME,
+    "Examples of the final test, in the card (default 1000)", "N" },
   { RAW (checkpoint_every), "checkpoint-every", G_OPTION_ARG_FILENAME,
     "Write a checkpoint every N steps; 0: only at the end (default 1000)",
     "N" },
@@ -265,8 +268,8 @@ first_shaping_option (const AttnCliTrain *t)
   return NULL;
 }
 
-/* --threads, --steps, --eval-every, --eval-examples, --checkpoint-every:
- * the members a resumed run may change too. */
+/* --threads, --steps, --eval-every, --eval-examples, --test-examples,
+ * --checkpoint-every: the members a resumed run may change too. */
 static gboolean
 check_run_options (AttnCliTrain *t, AttnTrainConfig *c, GError **error)
 {
@@ -276,6 +279,8 @@ check_run_options (AttnCliTrain *t, AttnTrainConfig *c, GError **error)
                           &c->eval_every, error)
          && int_option ("--eval-examples", t->eval_examples, 1, 1000000,
                         &c->eval_examples, error)
+         && int_option ("--test-examples", t->test_examples, 1, 1000000,
+                        &c->test_examples, error)
          && int64_option ("--checkpoint-every", t->checkpoint_every, 0,
                           G_MAXINT32, &c->checkpoint_every, error);
 }
@@ -731,6 +736,8 @@ attn_cli_train (const AttnCliOptions *o, FILE *out, GError **error)
         c->eval_every = t->config.eval_every;
       if (t->eval_examples != NULL)
         c->eval_examples = t->config.eval_examples;
+      if (t->test_examples != NULL)
+        c->test_examples = t->config.test_examples;
       if (t->checkpoint_every != NULL)
         c->checkpoint_every = t->config.checkpoint_every;
       if (o->text != NULL)
@@ -739,6 +746,16 @@ attn_cli_train (const AttnCliOptions *o, FILE *out, GError **error)
           c->probe_text = g_strdup (o->text);
           c->probe_every = c->eval_every;
         }
+      if (c->steps < attn_trainer_get_step (trainer))
+        {
+          g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                       "--steps %" G_GINT64_FORMAT " is fewer than the %"
+                       G_GINT64_FORMAT " the checkpoint has done",
+                       c->steps, attn_trainer_get_step (trainer));
+          return FALSE;
+        }
+      if (c->warmup > c->steps)
+        c->warmup = c->steps;
       if (!attn_train_config_validate (c, error))
         return FALSE;
       fprintf (out, "resuming %s at step %" G_GINT64_FORMAT "\n",

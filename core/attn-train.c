@@ -445,7 +445,8 @@ attn_train_config_init (AttnTrainConfig *c, AttnTask task)
     .seed = 1,
     .threads = 1,
     .eval_every = 500,
-    .eval_examples = 500,
+    .eval_examples = 200,
+    .test_examples = 1000,
     .checkpoint_every = 1000,
     .probe_every = 0,
   };
@@ -510,6 +511,8 @@ attn_train_config_validate (const AttnTrainConfig *c, GError **error)
                        "must be 0 (never) or above");
   if (c->eval_examples < 1 || c->eval_examples > 1000000)
     return bad_member (error, "eval_examples", "must be 1 to 1000000");
+  if (c->test_examples < 1 || c->test_examples > 1000000)
+    return bad_member (error, "test_examples", "must be 1 to 1000000");
   if (c->probe_every > 0 && c->probe_text == NULL)
     return bad_member (error, "probe_every", "needs a probe_text");
   return TRUE;
@@ -612,6 +615,7 @@ attn_train_config_to_json (const AttnTrainConfig *c)
   json_member_int (out, "threads", c->threads);
   json_member_int (out, "eval_every", c->eval_every);
   json_member_int (out, "eval_examples", c->eval_examples);
+  json_member_int (out, "test_examples", c->test_examples);
   json_member_int (out, "checkpoint_every", c->checkpoint_every);
   json_member_int (out, "probe_every", c->probe_every);
   json_member_string (out, "probe_text", c->probe_text);
@@ -717,6 +721,7 @@ config_from_object (JsonObject *obj, AttnTrainConfig *config, GError **error)
   c.threads = (int) read_int (&r, "threads");
   c.eval_every = read_int (&r, "eval_every");
   c.eval_examples = (int) read_int (&r, "eval_examples");
+  c.test_examples = (int) read_int (&r, "test_examples");
   c.checkpoint_every = read_int (&r, "checkpoint_every");
   c.probe_every = read_int (&r, "probe_every");
   c.probe_text = read_string_or_null (&r, "probe_text");
@@ -1236,8 +1241,9 @@ evaluate (AttnTrainer *t, AttnSplit split, GCancellable *cancellable,
 {
   const AttnTrainConfig *c = &t->config;
   GError *local = NULL;
-  if (attn_train_evaluate (t->model, c->task, split, c->eval_examples,
-                           c->seed, c->threads, cancellable, result, &local))
+  int n = split == ATTN_SPLIT_TEST ? c->test_examples : c->eval_examples;
+  if (attn_train_evaluate (t->model, c->task, split, n, c->seed, c->threads,
+                           cancellable, result, &local))
     return TRUE;
   if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {

@@ -120,7 +120,8 @@ typedef struct {
                    * caller's: attn_train_new_model) */
   int threads;    /* workers, >= 1 */
   gint64 eval_every;       /* validation every N steps; 0: never */
-  int eval_examples;       /* validation and final test examples */
+  int eval_examples;       /* examples of each validation */
+  int test_examples;       /* examples of the final test (the card's) */
   gint64 checkpoint_every; /* 0: only at the end or on cancel */
   gint64 probe_every;      /* probe trace every N steps; 0: never */
   char *probe_text;        /* owned; NULL: no probe */
@@ -129,8 +130,8 @@ typedef struct {
 
 /* Defaults: 3000 steps of 64 examples, cosine from 1e-3 (after 200 warm-up
  * steps) to 1e-5, Adam without weight decay, clip 1, no smoothing, seed 1,
- * one thread, validation on 500 examples every 500 steps, a checkpoint
- * every 1000 steps, no probe. */
+ * one thread, validation on 200 examples every 500 steps, a final test on
+ * 1000, a checkpoint every 1000 steps, no probe. */
 void attn_train_config_init (AttnTrainConfig *config, AttnTask task);
 void attn_train_config_clear (AttnTrainConfig *config);
 /* Deep copy into dest (which is overwritten, not cleared). */

@@ -396,6 +396,7 @@ tiny_config (AttnTrainConfig *c, gint64 steps, int threads)
   c->threads = threads;
   c->eval_every = 0;
   c->eval_examples = 8;
+  c->test_examples = 8;
   c->checkpoint_every = 0;
 }
 
@@ -747,7 +748,7 @@ test_learns_reverse (void)
   c.batch = 32;
   c.warmup = 40;
   c.lr = 3e-3;
-  c.eval_examples = 200;
+  c.test_examples = 200;
   g_autoptr (GError) error = NULL;
   g_autoptr (AttnTrainer) t = attn_trainer_new (tiny_model (6), &c, path,
                                                 &error);
