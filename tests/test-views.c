@@ -952,6 +952,95 @@ test_step_view_errors (void)
   g_assert_nonnull (strstr (error->message, "no decoding steps"));
 }
 
+static int
+compare_float_desc (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return (x < y) - (x > y);
+}
+
+/* A decoder-only trace of n tokens, one layer, two heads of causal rows
+ * with distinct weights (so "the strongest k" is one set). */
+static AttnTrace *
+long_trace (int n)
+{
+  AttnTrace *t = attn_trace_new ("long", "gpt2",
+                                 ATTN_MECHANISM_SCALED_DOT_PRODUCT, 1, 2);
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (int i = 0; i < n; i++)
+    g_string_append_c (text, (char) ('a' + i % 26));
+  attn_trace_set_text (t, ATTN_SIDE_TARGET, text->str);
+  for (int i = 0; i < n; i++)
+    {
+      char s[2] = { text->str[i], 0 };
+      attn_trace_add_token (t, ATTN_SIDE_TARGET, s, i % 26, i, i + 1, FALSE);
+    }
+  AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_DECODER_SELF, 0, 2, n, n);
+  for (int h = 0; h < 2; h++)
+    for (int q = 0; q < n; q++)
+      {
+        float *row = b->weights + ((gsize) h * n + q) * n; /* (Tk) */
+        double sum = 0.0;
+        for (int k = 0; k <= q; k++)
+          sum += row[k] = (float) exp (0.01 * (k + 1) * (h + 1)
+                                       + 1e-4 * q);
+        for (int k = 0; k <= q; k++)
+          row[k] = (float) (row[k] / sum);
+      }
+  return t;
+}
+
+/* Past ATTN_VIEW_MAX_LINKS links, the alignment and head views draw the
+ * strongest and say so. */
+static void
+test_links_cap (void)
+{
+  int n = 100; /* 5050 causal links per head */
+  g_autoptr (AttnTrace) t = long_trace (n);
+  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  style->threshold = 0.0;
+  AttnSelection sel;
+  attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
+  sel.head = 1;
+  g_autoptr (AttnAlignmentLayout) al
+      = attn_alignment_layout_new (t, &sel, style, 900, 600, NULL);
+  g_assert_cmpint (al->n_links_total, ==, n * (n + 1) / 2);
+  g_assert_cmpint (al->n_links, ==, ATTN_VIEW_MAX_LINKS);
+  g_assert_nonnull (strstr (al->note, "trongest 2000 of 5050 links drawn"));
+  /* The kept ones are the strongest: the weakest kept is the 2000th
+   * largest weight of the head. */
+  const AttnBlock *b = attn_trace_lookup_block (t, ATTN_KIND_DECODER_SELF, 0);
+  g_autofree float *sorted = g_new (float, (gsize) n * n);
+  memcpy (sorted, b->weights + (gsize) n * n, sizeof (float) * n * n);
+  qsort (sorted, (gsize) n * n, sizeof (float), compare_float_desc);
+  g_assert_cmpfloat (al->links[0].weight, ==,
+                     sorted[ATTN_VIEW_MAX_LINKS - 1]);
+  g_assert_cmpfloat (al->links[al->n_links - 1].weight, ==, sorted[0]);
+
+  sel.head_subset = 0;
+  g_autoptr (AttnHeadViewLayout) hv
+      = attn_head_view_layout_new (t, &sel, style, 900, 600, NULL);
+  g_assert_cmpint (hv->n_lines_total, ==, n * (n + 1));
+  g_assert_cmpint (hv->n_lines, ==, ATTN_VIEW_MAX_LINKS);
+  g_assert_nonnull (strstr (hv->note, "trongest 2000 of 10100 links drawn"));
+  for (int i = 1; i < hv->n_lines; i++)
+    g_assert_cmpfloat (hv->lines[i - 1].weight, <=, hv->lines[i].weight);
+  /* Both heads' weights together: the weakest kept is the 2000th
+   * largest of all. */
+  g_autofree float *all = g_new (float, (gsize) 2 * n * n);
+  memcpy (all, b->weights, sizeof (float) * 2 * n * n);
+  qsort (all, (gsize) 2 * n * n, sizeof (float), compare_float_desc);
+  g_assert_cmpfloat (hv->lines[0].weight, ==, all[ATTN_VIEW_MAX_LINKS - 1]);
+
+  /* A selected token has far fewer links: all drawn, no note. */
+  sel.selected_query = n - 1;
+  g_autoptr (AttnHeadViewLayout) one
+      = attn_head_view_layout_new (t, &sel, style, 900, 600, NULL);
+  g_assert_cmpint (one->n_lines, ==, 2 * n);
+  g_assert_cmpint (one->n_lines_total, ==, 2 * n);
+  g_assert_null (one->note);
+}
+
 /* Every view through the generic dispatch, at sizes from a thumbnail to a
  * poster, in every theme: draws without error, keeps within the drawing
  * (the far corner stays background), and hit-tests a grid of points to
@@ -1040,6 +1129,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/views/heads/select", test_head_view_select);
   g_test_add_func ("/attn/views/heads/palette", test_head_palette);
   g_test_add_func ("/attn/views/model/cache", test_model_view_cache);
+  g_test_add_func ("/attn/views/links-cap", test_links_cap);
   for (guint i = 0; i < G_N_ELEMENTS (step_cases); i++)
     {
       g_autofree char *p = g_strdup_printf ("/attn/views/step/%s",

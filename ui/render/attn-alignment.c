@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
@@ -90,10 +91,42 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   lay->label_scale = LABEL_SCALE;
   lay->title = attn_text_block_title (sel->kind, sel->layer, sel->head,
                                       lay->n_heads);
-  lay->note = attn_view_util_note (sel, matrix->renormalised);
+  int nr = matrix->n_rows, nc = matrix->n_cols;
+
+  /* The links: above the threshold, and only the selected token's when a
+   * token is selected (a selected query and key show both their links). */
+  lay->selected_row = find_index (matrix->row_token, nr, sel->selected_query);
+  lay->selected_col = find_index (matrix->col_token, nc, sel->selected_key);
+  gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
+  lay->links = g_new (AttnAlignmentLink, (gsize) nr * nc);
+  for (int r = 0; r < nr; r++)
+    for (int c = 0; c < nc; c++)
+      {
+        float w = matrix->w[(gsize) r * nc + c];
+        if (!(w > 0.0f) || w < style->threshold)
+          continue;
+        if (any_selected && r != lay->selected_row && c != lay->selected_col)
+          continue;
+        double t = attn_render_style_map (style, w, matrix->max);
+        if (!(t > 0.0))
+          continue;
+        lay->links[lay->n_links++]
+            = (AttnAlignmentLink) { .row = r, .col = c, .weight = w, .t = t };
+      }
+  qsort (lay->links, lay->n_links, sizeof *lay->links, link_compare);
+  lay->n_links_total = lay->n_links;
+  if (lay->n_links > ATTN_VIEW_MAX_LINKS)
+    {
+      /* Keep the strongest: the array is weakest first. */
+      memmove (lay->links, lay->links + lay->n_links - ATTN_VIEW_MAX_LINKS,
+               ATTN_VIEW_MAX_LINKS * sizeof *lay->links);
+      lay->n_links = ATTN_VIEW_MAX_LINKS;
+    }
+  lay->note = attn_view_util_note_links (
+      attn_view_util_note (sel, matrix->renormalised), lay->n_links,
+      lay->n_links_total);
 
   PangoContext *ctx = lay->context;
-  int nr = matrix->n_rows, nc = matrix->n_cols;
   AttnSide qside = attn_kind_query_side (sel->kind);
   AttnSide kside = attn_kind_key_side (sel->kind);
   lay->top_text = attn_view_util_token_texts (trace, kside, matrix->col_token, nc,
@@ -168,27 +201,6 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
                               lay->band_bottom, lay->bottom_label_step,
                               &lay->bottom_pitch);
 
-  /* The links: above the threshold, and only the selected token's when a
-   * token is selected (a selected query and key show both their links). */
-  lay->selected_row = find_index (matrix->row_token, nr, sel->selected_query);
-  lay->selected_col = find_index (matrix->col_token, nc, sel->selected_key);
-  gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
-  lay->links = g_new (AttnAlignmentLink, (gsize) nr * nc);
-  for (int r = 0; r < nr; r++)
-    for (int c = 0; c < nc; c++)
-      {
-        float w = matrix->w[(gsize) r * nc + c];
-        if (!(w > 0.0f) || w < style->threshold)
-          continue;
-        if (any_selected && r != lay->selected_row && c != lay->selected_col)
-          continue;
-        double t = attn_render_style_map (style, w, matrix->max);
-        if (!(t > 0.0))
-          continue;
-        lay->links[lay->n_links++]
-            = (AttnAlignmentLink) { .row = r, .col = c, .weight = w, .t = t };
-      }
-  qsort (lay->links, lay->n_links, sizeof *lay->links, link_compare);
   return g_steal_pointer (&lay);
 }
 
@@ -359,6 +371,7 @@ attn_alignment_render_layout (cairo_t *cr, const AttnAlignmentLayout *lay,
 
   AttnRgba ink = lay->head >= 0 ? attn_head_color (lay->head, style)
                                 : style->foreground;
+  cairo_set_tolerance (cr, 0.5);
   for (int i = 0; i < lay->n_links; i++)
     {
       const AttnAlignmentLink *link = &lay->links[i];

@@ -57,9 +57,11 @@ typedef struct {
   double band_top, band_bottom;
 
   /* The links drawn, weakest first (the drawing order, so the strongest
-   * lie on top). */
+   * lie on top): those at or above the threshold (n_links_total of them),
+   * at most the ATTN_VIEW_MAX_LINKS strongest (the note says so when
+   * links were left out). */
   AttnAlignmentLink *links; /* (n_links) */
-  int n_links;
+  int n_links, n_links_total;
   int selected_row, selected_col; /* of the matrix, or -1 */
 
   gboolean show_note;

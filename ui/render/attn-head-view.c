@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
@@ -170,9 +171,50 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
     }
   lay->title = make_title (sel->kind, sel->layer, block->n_heads, lay->shown,
                            lay->n_shown);
-  lay->note = attn_view_util_note (sel, renormalised);
 
   int nr = lay->n_rows, nc = lay->n_cols;
+
+  /* The lines, strongest last; only the selected token's when one is. */
+  lay->selected_row = find_index (probe->row_token, nr, sel->selected_query);
+  lay->selected_col = find_index (probe->col_token, nc, sel->selected_key);
+  gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
+  lay->lines = g_new (AttnHeadViewLine,
+                      MAX ((gsize) lay->n_shown * nr * nc, 1));
+  for (int h = 0; h < block->n_heads; h++)
+    {
+      const AttnViewMatrix *m = lay->matrices[h];
+      if (m == NULL)
+        continue;
+      for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nc; c++)
+          {
+            float w = m->w[(gsize) r * nc + c];
+            if (!(w > 0.0f) || w < style->threshold)
+              continue;
+            if (any_selected && r != lay->selected_row
+                && c != lay->selected_col)
+              continue;
+            double t = attn_render_style_map (style, w, m->max);
+            if (!(t > 0.0))
+              continue;
+            lay->lines[lay->n_lines++] = (AttnHeadViewLine) {
+              .head = h, .row = r, .col = c, .weight = w, .t = t
+            };
+          }
+    }
+  qsort (lay->lines, lay->n_lines, sizeof *lay->lines, line_compare);
+  lay->n_lines_total = lay->n_lines;
+  if (lay->n_lines > ATTN_VIEW_MAX_LINKS)
+    {
+      /* Keep the strongest: the array is weakest first. */
+      memmove (lay->lines, lay->lines + lay->n_lines - ATTN_VIEW_MAX_LINKS,
+               ATTN_VIEW_MAX_LINKS * sizeof *lay->lines);
+      lay->n_lines = ATTN_VIEW_MAX_LINKS;
+    }
+  lay->note = attn_view_util_note_links (
+      attn_view_util_note (sel, renormalised), lay->n_lines,
+      lay->n_lines_total);
+
   lay->left_text = attn_view_util_token_texts (
       trace, attn_kind_query_side (sel->kind), probe->row_token, nr,
       &lay->left_special);
@@ -265,34 +307,6 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
                            lay->right_label_step);
   lay->line_width = MAX (fs / 6.0, 1.0);
 
-  lay->selected_row = find_index (probe->row_token, nr, sel->selected_query);
-  lay->selected_col = find_index (probe->col_token, nc, sel->selected_key);
-  gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
-  lay->lines = g_new (AttnHeadViewLine,
-                      MAX ((gsize) lay->n_shown * nr * nc, 1));
-  for (int h = 0; h < block->n_heads; h++)
-    {
-      const AttnViewMatrix *m = lay->matrices[h];
-      if (m == NULL)
-        continue;
-      for (int r = 0; r < nr; r++)
-        for (int c = 0; c < nc; c++)
-          {
-            float w = m->w[(gsize) r * nc + c];
-            if (!(w > 0.0f) || w < style->threshold)
-              continue;
-            if (any_selected && r != lay->selected_row
-                && c != lay->selected_col)
-              continue;
-            double t = attn_render_style_map (style, w, m->max);
-            if (!(t > 0.0))
-              continue;
-            lay->lines[lay->n_lines++] = (AttnHeadViewLine) {
-              .head = h, .row = r, .col = c, .weight = w, .t = t
-            };
-          }
-    }
-  qsort (lay->lines, lay->n_lines, sizeof *lay->lines, line_compare);
   return g_steal_pointer (&lay);
 }
 

@@ -70,8 +70,11 @@ typedef struct {
   double label_scale, label_max_width, label_gap;
   int left_label_step, right_label_step;
 
-  AttnHeadViewLine *lines; /* (n_lines), weakest first: the drawing order */
-  int n_lines;
+  /* Lines at or above the threshold (n_lines_total), at most the
+   * ATTN_VIEW_MAX_LINKS strongest (the note says so when lines were left
+   * out), weakest first: the drawing order. */
+  AttnHeadViewLine *lines; /* (n_lines) */
+  int n_lines, n_lines_total;
   double line_width;
   int selected_row, selected_col; /* of the matrices, or -1 */
 

@@ -76,6 +76,20 @@ attn_view_util_note (const AttnSelection *sel, gboolean renormalised)
   return s->len > 0 ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
 }
 
+char *
+attn_view_util_note_links (char *note, int shown, int total)
+{
+  if (shown >= total)
+    return note;
+  char *joined
+      = note != NULL
+            ? g_strdup_printf ("%s · strongest %d of %d links drawn", note,
+                               shown, total)
+            : g_strdup_printf ("Strongest %d of %d links drawn", shown, total);
+  g_free (note);
+  return joined;
+}
+
 gboolean
 attn_view_util_check_size (const char *view, double width, double height,
                            GError **error)

@@ -43,6 +43,15 @@ char **attn_view_util_token_texts (const AttnTrace *trace, AttnSide side,
  * selection neither zooms nor hides. */
 char *attn_view_util_note (const AttnSelection *sel, gboolean renormalised);
 
+/* The alignment and head views draw at most this many links, the
+ * strongest: a link costs tens of microseconds to rasterise, and ten
+ * thousand overlapping translucent lines are a grey blur anyway. */
+#define ATTN_VIEW_MAX_LINKS 2000
+
+/* note (owned, may be NULL) with "strongest 2000 of 8256 links drawn"
+ * joined on when shown < total. */
+char *attn_view_util_note_links (char *note, int shown, int total);
+
 /* FALSE with ATTN_ERROR_INVALID_ARGUMENT naming the view when width or
  * height is not a positive finite number. */
 gboolean attn_view_util_check_size (const char *view, double width,
