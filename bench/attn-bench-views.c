@@ -167,9 +167,14 @@ main (int argc, char **argv)
   cairo_surface_flush (s);
   double t_cold = ms_since (t0);
 
+  AttnModelViewLayout *lay = attn_model_view_layout_new (trace, &sel, &style,
+                                                         size, size, NULL);
+  int pool_rows, pool_cols;
+  attn_model_view_layout_pools (lay, cr, &pool_rows, &pool_cols);
   AttnThumbnailCache *cache = attn_thumbnail_cache_new ();
   t0 = g_get_monotonic_time ();
-  attn_thumbnail_cache_update (cache, trace, &sel, &style, NULL);
+  attn_thumbnail_cache_update (cache, trace, &sel, &style, pool_rows,
+                               pool_cols, NULL);
   double t_build = ms_since (t0);
 
   double *cached = g_new (double, reps), *frame = g_new (double, reps);
@@ -181,8 +186,6 @@ main (int argc, char **argv)
       cairo_surface_flush (s);
       cached[i] = ms_since (t0);
     }
-  AttnModelViewLayout *lay = attn_model_view_layout_new (trace, &sel, &style,
-                                                         size, size, NULL);
   for (int i = 0; i < reps; i++)
     {
       t0 = g_get_monotonic_time ();
@@ -193,9 +196,9 @@ main (int argc, char **argv)
   g_assert (attn_thumbnail_cache_get_n_builds (cache) == 1);
 
   printf ("model view: %d layers x %d heads of %d x %d on %d x %d px "
-          "(thumbnails %.1f x %.1f px)\n",
+          "(thumbnails %.1f x %.1f px, %d x %d weights per image pixel)\n",
           layers, heads, tokens, tokens, size, size, lay->cell_width,
-          lay->cell_height);
+          lay->cell_height, pool_rows, pool_cols);
   printf ("%-9s %10s\n", "step", "ms");
   printf ("%-9s %10.2f\n", "cold", t_cold);
   printf ("%-9s %10.2f\n", "build", t_build);

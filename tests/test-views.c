@@ -665,7 +665,8 @@ test_model_view_cache (void)
   g_autoptr (AttnThumbnailCache) cache = attn_thumbnail_cache_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, &error));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1,
+                                               &error));
   g_assert_no_error (error);
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 1);
   cairo_surface_t *img = attn_thumbnail_cache_get (cache, 1, 3);
@@ -679,7 +680,7 @@ test_model_view_cache (void)
   sel.layer = 1;
   sel.head = 3;
   style->accent = style->foreground;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, NULL));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 1);
   g_assert_true (attn_thumbnail_cache_get (cache, 1, 3) == img);
 
@@ -705,29 +706,98 @@ test_model_view_cache (void)
 
   /* What the images depend on: colour map, scale, hiding, kind. */
   style->colormap = ATTN_COLORMAP_MAGMA;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, NULL));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 2);
   style->scale = ATTN_SCALE_MAX;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, NULL));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 3);
   sel.hide_special = TRUE;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, NULL));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 4);
   /* One key column fewer: </s> is hidden. */
   g_assert_cmpint (cairo_image_surface_get_width (
                        attn_thumbnail_cache_get (cache, 0, 0)),
                    ==, b->n_keys - 1);
   attn_thumbnail_cache_clear (cache);
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, NULL));
+  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 5);
 
   /* A kind the trace lacks. */
   g_autoptr (AttnTrace) gpt = load_trace ("views-gpt.json");
   attn_selection_init (&sel, ATTN_KIND_CROSS);
-  g_assert_false (attn_thumbnail_cache_update (cache, gpt, &sel, style,
+  g_assert_false (attn_thumbnail_cache_update (cache, gpt, &sel, style, 1, 1,
                                                &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "cross"));
+}
+
+/* A thumbnail smaller than its matrix pools the weights, showing each
+ * block's largest. Odd queries look at themselves, even ones half the
+ * sequence away: the dotted diagonal must show as a continuous line of the
+ * top colour, where nearest sampling of the matrix would land on even rows
+ * and lose it. */
+static void
+test_model_view_pooling (void)
+{
+  int n = 64;
+  AttnTrace *t = attn_trace_new ("diag", "gpt2",
+                                 ATTN_MECHANISM_SCALED_DOT_PRODUCT, 1, 1);
+  g_autoptr (AttnTrace) owned = t;
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (int i = 0; i < n; i++)
+    g_string_append_c (text, 'a');
+  attn_trace_set_text (t, ATTN_SIDE_TARGET, text->str);
+  for (int i = 0; i < n; i++)
+    attn_trace_add_token (t, ATTN_SIDE_TARGET, "a", 0, i, i + 1, FALSE);
+  AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_DECODER_SELF, 0, 1, n, n);
+  for (int q = 0; q < n; q++)
+    b->weights[(gsize) q * n + (q % 2 == 1 ? q : (q + n / 2) % n)] = 1.0f;
+  g_assert_true (attn_trace_validate (t, NULL));
+
+  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  AttnSelection sel;
+  attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
+  sel.head = ATTN_HEADS_MEAN; /* nothing outlined */
+  g_autoptr (AttnModelViewLayout) lay
+      = attn_model_view_layout_new (t, &sel, style, 60, 60, NULL);
+  g_assert_nonnull (lay);
+  cairo_surface_t *s = surface_new (60, 60);
+  cairo_t *cr = cairo_create (s);
+  int pr, pc;
+  attn_model_view_layout_pools (lay, cr, &pr, &pc);
+  g_assert_cmpint (pr, ==, (int) ceil (n / floor (lay->cell_height)));
+  g_assert_cmpint (pc, ==, (int) ceil (n / floor (lay->cell_width)));
+  g_assert_cmpint (pr, >=, 2);
+  g_autoptr (AttnThumbnailCache) cache = attn_thumbnail_cache_new ();
+  attn_model_view_render_layout (cr, lay, cache, style);
+  cairo_destroy (cr);
+  cairo_surface_t *img = attn_thumbnail_cache_get (cache, 0, 0);
+  g_assert_cmpint (cairo_image_surface_get_width (img), ==, (n + pc - 1) / pc);
+  g_assert_cmpint (cairo_image_surface_get_height (img), ==,
+                   (n + pr - 1) / pr);
+
+  cairo_rectangle_t rect;
+  attn_model_view_layout_thumbnail (lay, 0, 0, &rect);
+  Px top = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 1.0,
+                                                   FALSE));
+  Px bottom = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 0.0,
+                                                      FALSE));
+  /* Sampled at each device pixel row's centre: the diagonal pixel is the
+   * top colour, a pixel well off the diagonal the bottom colour. */
+  for (int py = (int) ceil (rect.y); py + 1 <= rect.y + rect.height; py++)
+    {
+      double fy = (py + 0.5 - rect.y) / rect.height; /* in [0, 1) */
+      double x = rect.x + fy * rect.width;
+      int q = (int) (fy * n);
+      Px on = pixel_at (s, x, py + 0.5);
+      if (px_distance (on, top) > 0)
+        g_error ("diagonal at device row %d (query %d): (%d, %d, %d)", py, q,
+                 on.r, on.g, on.b);
+      double off = fy < 0.5 ? x + 0.4 * rect.width : x - 0.4 * rect.width;
+      assert_px_near ("off the diagonal", pixel_at (s, off, py + 0.5), bottom,
+                      0);
+    }
+  cairo_surface_destroy (s);
 }
 
 /* Row q of the last layer's block of kind, mean over heads, in double:
@@ -1130,6 +1200,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/views/heads/palette", test_head_palette);
   g_test_add_func ("/attn/views/model/cache", test_model_view_cache);
   g_test_add_func ("/attn/views/links-cap", test_links_cap);
+  g_test_add_func ("/attn/views/model/pooling", test_model_view_pooling);
   for (guint i = 0; i < G_N_ELEMENTS (step_cases); i++)
     {
       g_autofree char *p = g_strdup_printf ("/attn/views/step/%s",

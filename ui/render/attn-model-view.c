@@ -19,6 +19,9 @@
 #define MIN_ASPECT 0.5
 #define MAX_ASPECT 2.0
 
+/* Largest thumbnail image side embedded in a PDF, SVG or PostScript. */
+#define VECTOR_MAX_PIXELS 1024.0
+
 /* What the images depend on. */
 typedef struct {
   const AttnTrace *trace;
@@ -28,6 +31,7 @@ typedef struct {
   AttnScale scale;
   gboolean hide_special, hide_sink;
   int range_start, range_end;
+  int pool_rows, pool_cols;
 } CacheKey;
 
 struct _AttnThumbnailCache {
@@ -67,7 +71,7 @@ attn_thumbnail_cache_free (AttnThumbnailCache *cache)
 
 static CacheKey
 key_of (const AttnTrace *trace, const AttnSelection *sel,
-        const AttnRenderStyle *style)
+        const AttnRenderStyle *style, int pool_rows, int pool_cols)
 {
   CacheKey k;
   /* Zeroed first so padding compares equal under memcmp. */
@@ -81,25 +85,48 @@ key_of (const AttnTrace *trace, const AttnSelection *sel,
   k.hide_sink = sel->hide_sink;
   k.range_start = sel->range_start;
   k.range_end = sel->range_end;
+  k.pool_rows = pool_rows;
+  k.pool_cols = pool_cols;
   return k;
 }
 
-/* m as an RGB24 image, one pixel per weight. */
+/* m as an RGB24 image, one pixel per pool_rows x pool_cols block of
+ * weights (the last ones partial), coloured by the block's largest weight:
+ * a peak or a one-cell diagonal stays visible in a small thumbnail. The
+ * scale maps weights monotonically, so this is also the largest colour
+ * position. */
 static cairo_surface_t *
-matrix_image (const AttnViewMatrix *m, const AttnRenderStyle *style)
+matrix_image (const AttnViewMatrix *m, const AttnRenderStyle *style,
+              int pool_rows, int pool_cols)
 {
-  cairo_surface_t *img = cairo_image_surface_create (CAIRO_FORMAT_RGB24,
-                                                     m->n_cols, m->n_rows);
+  int w = (m->n_cols + pool_cols - 1) / pool_cols;
+  int h = (m->n_rows + pool_rows - 1) / pool_rows;
+  cairo_surface_t *img = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w,
+                                                     h);
   cairo_surface_flush (img);
   guint8 *data = cairo_image_surface_get_data (img);
   int stride = cairo_image_surface_get_stride (img);
-  for (int r = 0; r < m->n_rows; r++)
+  g_autofree float *pooled = g_new (float, w); /* (w) */
+  for (int y = 0; y < h; y++)
     {
-      guint32 *px = (guint32 *) (data + (gsize) r * stride); /* (n_cols) */
-      const float *w = m->w + (gsize) r * m->n_cols;          /* (n_cols) */
-      for (int c = 0; c < m->n_cols; c++)
-        px[c] = attn_colormap_get_argb32 (
-            style->colormap, attn_render_style_map (style, w[c], m->max),
+      guint32 *px = (guint32 *) (data + (gsize) y * stride); /* (w) */
+      if (pool_rows == 1 && pool_cols == 1)
+        memcpy (pooled, m->w + (gsize) y * m->n_cols, w * sizeof (float));
+      else
+        {
+          for (int x = 0; x < w; x++)
+            pooled[x] = 0.0f;
+          int r1 = MIN ((y + 1) * pool_rows, m->n_rows);
+          for (int r = y * pool_rows; r < r1; r++)
+            {
+              const float *row = m->w + (gsize) r * m->n_cols; /* (n_cols) */
+              for (int c = 0; c < m->n_cols; c++)
+                pooled[c / pool_cols] = MAX (pooled[c / pool_cols], row[c]);
+            }
+        }
+      for (int x = 0; x < w; x++)
+        px[x] = attn_colormap_get_argb32 (
+            style->colormap, attn_render_style_map (style, pooled[x], m->max),
             style->reversed);
     }
   cairo_surface_mark_dirty (img);
@@ -135,11 +162,13 @@ probe_matrix (const AttnTrace *trace, const AttnSelection *sel,
 gboolean
 attn_thumbnail_cache_update (AttnThumbnailCache *cache,
                              const AttnTrace *trace, const AttnSelection *sel,
-                             const AttnRenderStyle *style, GError **error)
+                             const AttnRenderStyle *style, int pool_rows,
+                             int pool_cols, GError **error)
 {
   attn_check (cache != NULL && trace != NULL && sel != NULL
               && style != NULL);
-  CacheKey key = key_of (trace, sel, style);
+  attn_check (pool_rows >= 1 && pool_cols >= 1);
+  CacheKey key = key_of (trace, sel, style, pool_rows, pool_cols);
   if (cache->valid && memcmp (&key, &cache->key, sizeof key) == 0)
     return TRUE;
 
@@ -166,7 +195,8 @@ attn_thumbnail_cache_update (AttnThumbnailCache *cache,
           g_autoptr (AttnViewMatrix) m = attn_view_matrix_new (trace, &one,
                                                                NULL);
           attn_check (m != NULL);
-          cache->images[l * cache->n_heads + h] = matrix_image (m, style);
+          cache->images[l * cache->n_heads + h]
+              = matrix_image (m, style, pool_rows, pool_cols);
         }
     }
   cache->key = key;
@@ -389,19 +419,50 @@ attn_model_view_layout_hit (const AttnModelViewLayout *lay, double x,
 }
 
 void
+attn_model_view_layout_pools (const AttnModelViewLayout *lay, cairo_t *cr,
+                              int *pool_rows, int *pool_cols)
+{
+  attn_check (lay != NULL && cr != NULL && pool_rows != NULL
+              && pool_cols != NULL);
+  /* Raster targets: no more image pixels than device pixels. Vector
+   * targets get every weight (the viewer zooms), up to
+   * VECTOR_MAX_PIXELS a side so a long trace's PDF stays a sane size. */
+  cairo_surface_type_t target = cairo_surface_get_type (cairo_get_target (cr));
+  gboolean vector = target == CAIRO_SURFACE_TYPE_PDF
+                    || target == CAIRO_SURFACE_TYPE_SVG
+                    || target == CAIRO_SURFACE_TYPE_PS
+                    || target == CAIRO_SURFACE_TYPE_RECORDING;
+  double dw = VECTOR_MAX_PIXELS, dh = VECTOR_MAX_PIXELS;
+  if (!vector)
+    {
+      /* The thumbnail's sides in device pixels, under any transformation. */
+      double wx = lay->cell_width, wy = 0.0, hx = 0.0, hy = lay->cell_height;
+      cairo_user_to_device_distance (cr, &wx, &wy);
+      cairo_user_to_device_distance (cr, &hx, &hy);
+      dw = hypot (wx, wy);
+      dh = hypot (hx, hy);
+    }
+  *pool_cols = MAX (1, (int) ceil (lay->n_keys / MAX (floor (dw), 1.0)));
+  *pool_rows = MAX (1, (int) ceil (lay->n_queries / MAX (floor (dh), 1.0)));
+}
+
+void
 attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
                                AttnThumbnailCache *cache,
                                const AttnRenderStyle *style)
 {
   attn_check (cr != NULL && lay != NULL && cache != NULL && style != NULL);
-  /* The layout already checked this selection against this trace. */
-  gboolean ok = attn_thumbnail_cache_update (cache, lay->trace, &lay->sel,
-                                             style, NULL);
-  attn_check (ok);
-
   cairo_save (cr);
   attn_text_context_update (lay->context, cr);
   attn_view_util_fill_background (cr, style, lay->width, lay->height);
+
+  int pool_rows, pool_cols;
+  attn_model_view_layout_pools (lay, cr, &pool_rows, &pool_cols);
+  /* The layout already checked this selection against this trace. */
+  gboolean ok = attn_thumbnail_cache_update (cache, lay->trace, &lay->sel,
+                                             style, pool_rows, pool_cols,
+                                             NULL);
+  attn_check (ok);
 
   for (int r = 0; r < lay->n_rows; r++)
     for (int h = 0; h < lay->n_heads; h++)
@@ -412,11 +473,13 @@ attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
         attn_model_view_layout_thumbnail (lay, r, h, &rect);
         cairo_save (cr);
         cairo_translate (cr, rect.x, rect.y);
-        cairo_scale (cr, rect.width / lay->n_keys,
-                     rect.height / lay->n_queries);
+        /* A partial last pool spans less than a whole image pixel. */
+        cairo_scale (cr, rect.width * pool_cols / lay->n_keys,
+                     rect.height * pool_rows / lay->n_queries);
         cairo_set_source_surface (cr, img, 0.0, 0.0);
         cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-        cairo_rectangle (cr, 0.0, 0.0, lay->n_keys, lay->n_queries);
+        cairo_rectangle (cr, 0.0, 0.0, (double) lay->n_keys / pool_cols,
+                         (double) lay->n_queries / pool_rows);
         cairo_fill (cr);
         cairo_restore (cr);
       }

@@ -3,13 +3,15 @@
  * with layer ("L0") and head ("H0") labels; a click on a thumbnail opens
  * that head.
  *
- * Thumbnails are images, one pixel per weight, painted scaled with nearest
- * filtering: drawing 144 heads of 128 x 128 cells as rectangles takes over
- * half a second, painting 144 cached images a couple of milliseconds. The
- * images live in an AttnThumbnailCache that a widget keeps between
- * redraws; a one-shot render (export, CLI) builds a temporary one. In
- * PDF and SVG the images are embedded with interpolation off, so each
- * weight stays a sharp square at any zoom.
+ * Thumbnails are images, one pixel per weight (or, when the thumbnail has
+ * fewer device pixels than the matrix has weights, per block of weights,
+ * showing the largest), painted scaled with nearest filtering: drawing 144
+ * heads of 128 x 128 cells as rectangles takes over half a second,
+ * painting 144 cached images a few milliseconds. The images live in an
+ * AttnThumbnailCache that a widget keeps between redraws; a one-shot
+ * render (export, CLI) builds a temporary one. In PDF and SVG the images
+ * are embedded with interpolation off, so each weight stays a sharp square
+ * at any zoom.
  *
  * The selection's kind, hiding and token range apply to every thumbnail;
  * its layer and head (when a head, not the mean or max) are outlined in
@@ -34,19 +36,24 @@ void attn_thumbnail_cache_free (AttnThumbnailCache *cache);
 void attn_thumbnail_cache_clear (AttnThumbnailCache *cache);
 
 /* Makes the cache hold the images of sel->kind of trace under sel's
- * hiding and range and style's colour map, direction and scale, building
- * them (every head of every layer) only when one of those changed. FALSE
- * with ATTN_ERROR_INVALID_ARGUMENT when the trace has no block of that kind
- * or the range or hiding leaves nothing. */
+ * hiding and range, style's colour map, direction and scale, and the
+ * pooling, building them (every head of every layer) only when one of
+ * those changed. An image pixel stands for a pool_rows x pool_cols block
+ * of weights and has the colour of the largest (so a thin diagonal or a
+ * sink column survives a thumbnail smaller than the matrix); 1 x 1 is one
+ * pixel per weight. FALSE with ATTN_ERROR_INVALID_ARGUMENT when the trace
+ * has no block of that kind or the range or hiding leaves nothing. */
 gboolean attn_thumbnail_cache_update (AttnThumbnailCache *cache,
                                       const AttnTrace *trace,
                                       const AttnSelection *sel,
                                       const AttnRenderStyle *style,
+                                      int pool_rows, int pool_cols,
                                       GError **error);
 
-/* After an update: the CAIRO_FORMAT_RGB24 image of (layer, head), one pixel
- * per weight (n_cols x n_rows of the prepared matrix), owned by the cache;
- * NULL when the trace has no block of that kind in that layer. */
+/* After an update: the CAIRO_FORMAT_RGB24 image of (layer, head),
+ * ceil (n_cols / pool_cols) x ceil (n_rows / pool_rows) pixels for the
+ * prepared matrix's n_rows x n_cols, owned by the cache; NULL when the
+ * trace has no block of that kind in that layer. */
 cairo_surface_t *attn_thumbnail_cache_get (AttnThumbnailCache *cache,
                                            int layer, int head);
 
@@ -113,7 +120,16 @@ void attn_model_view_layout_thumbnail (const AttnModelViewLayout *layout,
 gboolean attn_model_view_layout_hit (const AttnModelViewLayout *layout,
                                      double x, double y, AttnHit *hit);
 
-/* Draws the layout with the images of cache (updated here when needed).
+/* The pooling a drawing of the layout on cr uses: on a raster, as many
+ * weights per image pixel as keep the image no larger than the thumbnail
+ * in device pixels (1 when a weight covers a pixel or more); on PDF, SVG
+ * and PostScript, every weight up to 1024 a side. */
+void attn_model_view_layout_pools (const AttnModelViewLayout *layout,
+                                   cairo_t *cr, int *pool_rows,
+                                   int *pool_cols);
+
+/* Draws the layout with the images of cache (updated here when needed),
+ * painted with nearest filtering.
  * style must be the one the layout was made with, except for colours,
  * colour map and scale. */
 void attn_model_view_render_layout (cairo_t *cr,
