@@ -432,12 +432,9 @@ attn_export_write_file (const char *path, const void *data, gsize len,
                    shown, g_strerror (saved));
       return FALSE;
     }
-  /* mkstemp creates 0600; a figure is as readable as any file the user
-   * saves, so apply the umask as open () would. */
-  mode_t mask = umask (0);
-  umask (mask);
-  gboolean ok = fchmod (fd, 0666 & ~mask) == 0
-                && write_all (fd, data, len) && fsync (fd) == 0;
+  /* Created 0666 less the umask, as any file the user saves (plain
+   * mkstemp would make it 0600). */
+  gboolean ok = write_all (fd, data, len) && fsync (fd) == 0;
   int saved = errno;
   if (close (fd) != 0 && ok)
     {
