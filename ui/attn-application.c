@@ -1,0 +1,194 @@
+/* attn-application.c: the Attnscope application (see the header). */
+#include "ui/attn-application.h"
+
+#include "core/attn-model-ref.h"
+#include "ui/attn-window.h"
+
+struct _AttnApplication
+{
+  AdwApplication parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (AttnApplication, attn_application, ADW_TYPE_APPLICATION)
+
+static gboolean
+default_model_exists (void)
+{
+  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (ATTN_DEFAULT_MODEL,
+                                                         NULL);
+  return ref != NULL && ref->kind == ATTN_MODEL_REF_BUNDLED;
+}
+
+static AttnWindow *
+new_window (GApplication *app)
+{
+  AttnWindow *window = attn_window_new (GTK_APPLICATION (app));
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static void
+attn_application_activate (GApplication *app)
+{
+  GtkWindow *window = gtk_application_get_active_window (
+      GTK_APPLICATION (app));
+  if (window != NULL)
+    {
+      gtk_window_present (window);
+      return;
+    }
+  AttnWindow *win = new_window (app);
+  if (default_model_exists ())
+    attn_window_open_model (win, ATTN_DEFAULT_MODEL);
+}
+
+/* Paths on the command line are relative to the invoking process's folder,
+ * which a remote instance does not share. */
+static char *
+resolve_arg (GApplicationCommandLine *cmdline, const char *arg)
+{
+  g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (
+      cmdline, arg);
+  char *path = g_file_get_path (file);
+  /* A bundled model's name is no path: keep it as typed. */
+  if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_free (path);
+      return g_strdup (arg);
+    }
+  return path;
+}
+
+static int
+attn_application_command_line (GApplication *app,
+                               GApplicationCommandLine *cmdline)
+{
+  GVariantDict *options = g_application_command_line_get_options_dict (
+      cmdline);
+  const char *model = NULL, *trace = NULL;
+  g_autofree const char **files = NULL;
+  g_variant_dict_lookup (options, "model", "&s", &model);
+  g_variant_dict_lookup (options, "trace", "^&ay", &trace);
+  g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files);
+
+  if (model == NULL && trace == NULL && (files == NULL || files[0] == NULL))
+    {
+      g_application_activate (app);
+      return 0;
+    }
+
+  AttnWindow *window = new_window (app);
+  int status = 0;
+  if (trace != NULL)
+    {
+      g_autofree char *path = resolve_arg (cmdline, trace);
+      g_autoptr (GError) error = NULL;
+      if (!attn_window_open_trace (window, path, &error))
+        {
+          g_application_command_line_printerr (cmdline, "attnscope: %s\n",
+                                               error->message);
+          attn_window_toast (window, error->message);
+          status = 1;
+        }
+    }
+  if (model != NULL)
+    {
+      g_autofree char *ref = resolve_arg (cmdline, model);
+      attn_window_open_model (window, ref);
+    }
+  for (guint i = 0; files != NULL && files[i] != NULL; i++)
+    {
+      g_autofree char *path = resolve_arg (cmdline, files[i]);
+      g_autofree char *lower = g_utf8_strdown (path, -1);
+      if (g_str_has_suffix (lower, ".json"))
+        {
+          g_autoptr (GError) error = NULL;
+          if (!attn_window_open_trace (window, path, &error))
+            {
+              g_application_command_line_printerr (cmdline, "attnscope: %s\n",
+                                                   error->message);
+              attn_window_toast (window, error->message);
+              status = 1;
+            }
+        }
+      else
+        attn_window_open_model (window, path);
+    }
+  return status;
+}
+
+static void
+about_action (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  GtkApplication *app = data;
+  const char *developers[] = { "The Attnscope authors", NULL };
+  GtkWidget *about = adw_about_window_new ();
+  g_object_set (about, "transient-for",
+                gtk_application_get_active_window (app), "application-name",
+                "Attnscope", "application-icon", ATTN_APP_ID, "version",
+                ATTN_VERSION, "comments",
+                "Run sequence models and see every attention weight: per "
+                "layer, per head, as heatmaps, alignments, head views and "
+                "grids.",
+                "developers", developers, "license-type", GTK_LICENSE_MIT_X11,
+                "website", "https://github.com/attnscope/attnscope", NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static void
+quit_action (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  g_application_quit (G_APPLICATION (data));
+}
+
+static void
+attn_application_startup (GApplication *app)
+{
+  G_APPLICATION_CLASS (attn_application_parent_class)->startup (app);
+
+  static const GActionEntry entries[] = {
+    { "about", about_action, NULL, NULL, NULL, { 0 } },
+    { "quit", quit_action, NULL, NULL, NULL, { 0 } },
+  };
+  g_action_map_add_action_entries (G_ACTION_MAP (app), entries,
+                                   G_N_ELEMENTS (entries), app);
+  const char *quit_accels[] = { "<Control>q", NULL };
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit",
+                                         quit_accels);
+  gtk_window_set_default_icon_name (ATTN_APP_ID);
+}
+
+static void
+attn_application_class_init (AttnApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  app_class->activate = attn_application_activate;
+  app_class->command_line = attn_application_command_line;
+  app_class->startup = attn_application_startup;
+}
+
+static void
+attn_application_init (AttnApplication *self)
+{
+  static const GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_STRING, NULL,
+      "Open MODEL: a model file, a folder or a bundled model's name",
+      "MODEL" },
+    { "trace", 't', 0, G_OPTION_ARG_FILENAME, NULL,
+      "Open a saved trace (.json) without its model", "FILE" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
+      "[FILE…]" },
+    { NULL }
+  };
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_summary (
+      G_APPLICATION (self),
+      "Run sequence models and see every attention weight.");
+}
+
+AttnApplication *
+attn_application_new (void)
+{
+  return g_object_new (ATTN_TYPE_APPLICATION, "application-id", ATTN_APP_ID,
+                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE, NULL);
+}

@@ -1,0 +1,64 @@
+/* attn-runner.h: runs a model on the text being typed, off the UI thread.
+ *
+ * Typing calls attn_runner_request () on every change; the runner waits
+ * until the text has been still for the debounce delay, then runs the model
+ * in a worker thread (GTask) and emits "finished" on the main thread. One
+ * run at a time (a model's workspace is not reentrant): text that arrives
+ * during a run waits and runs next, and only the newest text does. Every
+ * request takes a new generation number; a result whose generation is no
+ * longer the newest (the text or the model changed meanwhile) is dropped,
+ * never shown. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "core/attn-model.h"
+
+G_BEGIN_DECLS
+
+#define ATTN_TYPE_RUNNER (attn_runner_get_type ())
+G_DECLARE_FINAL_TYPE (AttnRunner, attn_runner, ATTN, RUNNER, GObject)
+
+/* What "finished" carries; valid during the emission. A handler may keep
+ * the trace by stealing it (g_steal_pointer (&result->trace)). */
+typedef struct {
+  guint64 generation;
+  char *text;          /* the text as run (truncated when too long) */
+  gboolean truncated;  /* the request was longer than max_chars */
+  int max_chars;
+  AttnTrace *trace;    /* NULL on error */
+  GPtrArray *unknown;  /* of char *: characters outside the vocabulary */
+  GError *error;
+  double run_ms;       /* time in attn_model_run, in the worker */
+} AttnRunResult;
+
+/* Default delay between the last keystroke and the run. */
+#define ATTN_RUNNER_DEBOUNCE_MS 150
+
+AttnRunner *attn_runner_new (void);
+
+/* Takes ownership of model (NULL unloads). Drops any pending or running
+ * request's result. */
+void attn_runner_set_model (AttnRunner *self, AttnModel *model);
+gboolean attn_runner_has_model (AttnRunner *self);
+/* The loaded model's name and card (`attnscope.card` JSON, or NULL). */
+const char *attn_runner_get_model_name (AttnRunner *self);
+const char *attn_runner_get_model_card (AttnRunner *self);
+/* Longest text the model takes, in characters (its max_len less the </s>
+ * it appends); longer text is cut to this. 0 without a model. */
+int attn_runner_get_max_chars (AttnRunner *self);
+
+void attn_runner_set_debounce (AttnRunner *self, guint ms);
+
+/* Runs text after the debounce delay. Returns the request's generation. */
+guint64 attn_runner_request (AttnRunner *self, const char *text);
+/* Runs text as soon as the worker is free, without the delay. */
+guint64 attn_runner_run_now (AttnRunner *self, const char *text);
+/* Forgets pending work: results of earlier requests are dropped. */
+void attn_runner_cancel (AttnRunner *self);
+
+guint64 attn_runner_get_generation (AttnRunner *self);
+/* TRUE while a request waits or runs. */
+gboolean attn_runner_is_busy (AttnRunner *self);
+
+G_END_DECLS

@@ -1,0 +1,53 @@
+/* attn-window-private.h: AttnWindow's members, for its own file and for the
+ * GUI tests, which drive its controls and views as a user would. */
+#pragma once
+
+#include "ui/attn-attention-view.h"
+#include "ui/attn-runner.h"
+#include "ui/attn-window.h"
+
+G_BEGIN_DECLS
+
+struct _AttnWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  /* template children */
+  AdwToastOverlay *toast_overlay;
+  AdwViewSwitcherTitle *switcher_title;
+  GtkMenuButton *model_button;
+  GtkMenuButton *export_button;
+  GtkStack *main_stack;  /* "empty" | "content" */
+  AdwStatusPage *empty_page;
+  GtkEntry *text_entry;
+  GtkLabel *output_label;
+  GtkSpinner *spinner;
+  GtkLabel *notice_label;
+  GtkWidget *controls_box;
+  GtkDropDown *block_dropdown;
+  GtkSpinButton *layer_spin;
+  GtkDropDown *head_dropdown;
+  GtkWidget *step_box;
+  GtkSpinButton *step_spin;
+  GtkDropDown *colormap_dropdown;
+  GtkSpinButton *threshold_spin;
+  GtkStack *views_stack; /* "views" | "message" */
+  AdwStatusPage *message_page;
+  AdwViewStack *view_stack;
+  AttnAttentionView *views[ATTN_N_VIEWS]; /* by AttnViewKind */
+  GtkLabel *hover_label;
+
+  AttnRunner *runner;
+  GCancellable *load_cancellable; /* the model load in flight, if any */
+  AttnTrace *trace;               /* shown; owned */
+  char *trace_path;               /* when opened from a file */
+  AttnSelection sel;
+  AttnViewOptions options;
+  AttnKind kinds[ATTN_N_KINDS];   /* the block dropdown's entries */
+  int n_kinds;
+  gboolean updating_controls;     /* set while code moves the controls */
+  GMenu *model_menu;
+  char *example_text;             /* the loaded model's example */
+};
+
+G_END_DECLS

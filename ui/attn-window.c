@@ -1,0 +1,1271 @@
+/* attn-window.c: the Attnscope window (see the header). */
+#include "ui/attn-window-private.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "core/attn-error.h"
+#include "core/attn-model-ref.h"
+#include "core/attn-safetensors.h"
+#include "ui/render/attn-export.h"
+
+G_DEFINE_FINAL_TYPE (AttnWindow, attn_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* The block dropdown lists the kinds a trace has in this order: cross
+ * first, as it is what an encoder-decoder is read for. */
+static const AttnKind kind_order[ATTN_N_KINDS] = {
+  ATTN_KIND_CROSS,
+  ATTN_KIND_ENCODER_SELF,
+  ATTN_KIND_DECODER_SELF,
+};
+
+/* The view stack's page names, by AttnViewKind. */
+static const char *const page_names[ATTN_N_VIEWS] = {
+  [ATTN_VIEW_HEATMAP] = "heatmap",
+  [ATTN_VIEW_ALIGNMENT] = "alignment",
+  [ATTN_VIEW_HEADS] = "heads",
+  [ATTN_VIEW_MODEL] = "model",
+  [ATTN_VIEW_STEP] = "steps",
+};
+
+/* The head dropdown's first entries; head h follows at HEAD_ROW_FIRST + h. */
+enum
+{
+  HEAD_ROW_MEAN,
+  HEAD_ROW_MAX,
+  HEAD_ROW_FIRST
+};
+
+static const char *
+kind_label (AttnKind kind)
+{
+  switch (kind)
+    {
+    case ATTN_KIND_ENCODER_SELF:
+      return "Encoder self-attention";
+    case ATTN_KIND_DECODER_SELF:
+      return "Decoder self-attention";
+    case ATTN_KIND_CROSS:
+      return "Cross-attention";
+    }
+  return "Attention";
+}
+
+void
+attn_window_toast (AttnWindow *self, const char *message)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  AdwToast *toast = adw_toast_new (message);
+  adw_toast_set_timeout (toast, 4);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
+}
+
+static void
+show_error_dialog (AttnWindow *self, const char *heading, const char *body)
+{
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
+                                              body);
+  adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close",
+                                   "_Close");
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* ---- model cards -------------------------------------------------------- */
+
+/* The card of a model file (`attnscope.card`), reading only its header;
+ * NULL when the file is not ours or has none. */
+static char *
+read_card (const char *path)
+{
+  g_autoptr (AttnSafetensors) st = attn_safetensors_open (path, NULL);
+  if (st == NULL)
+    return NULL;
+  return g_strdup (attn_safetensors_get_metadata (st, "attnscope.card"));
+}
+
+/* Member `key` of a card as a string; with `index` >= 0, element `index`
+ * of an array member. NULL when absent or of another type. */
+static char *
+card_string (const char *card, const char *key, int index)
+{
+  if (card == NULL)
+    return NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, card, -1, NULL))
+    return NULL;
+  JsonNode *root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  JsonNode *node = json_object_get_member (json_node_get_object (root), key);
+  if (node != NULL && index >= 0 && JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      node = (guint) index < json_array_get_length (array)
+                 ? json_array_get_element (array, index)
+                 : NULL;
+    }
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (node));
+}
+
+/* What to type first: the card's first example, else one per task. */
+static char *
+example_for_card (const char *card)
+{
+  char *example = card_string (card, "examples", 0);
+  if (example != NULL)
+    return example;
+  g_autofree char *task = card_string (card, "task", -1);
+  static const struct {
+    const char *task, *text;
+  } examples[] = {
+    { "dates", "23 Nov 2026" },
+    { "numbers-to-digits", "two thousand three hundred forty-five" },
+    { "digits-to-words", "2345" },
+    { "reverse", "attention" },
+    { "sort", "attention" },
+  };
+  for (guint i = 0; task != NULL && i < G_N_ELEMENTS (examples); i++)
+    if (strcmp (task, examples[i].task) == 0)
+      return g_strdup (examples[i].text);
+  return NULL;
+}
+
+static void
+rebuild_model_menu (AttnWindow *self)
+{
+  g_menu_remove_all (self->model_menu);
+
+  g_autoptr (GMenu) bundled = g_menu_new ();
+  g_auto (GStrv) names = attn_model_list_bundled ();
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (names[i], NULL);
+      g_autofree char *card = ref != NULL ? read_card (ref->path) : NULL;
+      g_autofree char *task = card_string (card, "task", -1);
+      g_autofree char *label = task != NULL
+                                   ? g_strdup_printf ("%s — %s", names[i],
+                                                      task)
+                                   : g_strdup (names[i]);
+      g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+      g_menu_item_set_action_and_target (item, "win.open-bundled", "s",
+                                         names[i]);
+      g_menu_append_item (bundled, item);
+    }
+  if (names[0] == NULL)
+    /* An item without an action shows, greyed out, why the list is
+     * empty. */
+    g_menu_append (bundled, "No bundled models found", NULL);
+  g_menu_append_section (self->model_menu, "Bundled Models",
+                         G_MENU_MODEL (bundled));
+
+  g_autoptr (GMenu) files = g_menu_new ();
+  g_menu_append (files, "_Open Model…", "win.open-model");
+  g_menu_append (files, "Open _Trace…", "win.open-trace");
+  g_menu_append_section (self->model_menu, NULL, G_MENU_MODEL (files));
+}
+
+/* ---- selection and controls ------------------------------------------- */
+
+static int
+n_layers_of_kind (const AttnTrace *trace, AttnKind kind)
+{
+  int n = 0;
+  for (guint i = 0; i < trace->blocks->len; i++)
+    {
+      const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
+      if (b->kind == kind)
+        n = MAX (n, b->layer + 1);
+    }
+  return n;
+}
+
+static const AttnBlock *
+shown_block (AttnWindow *self)
+{
+  if (self->trace == NULL)
+    return NULL;
+  return attn_trace_lookup_block (self->trace, self->sel.kind,
+                                  self->sel.layer);
+}
+
+/* Hands the window's selection and options to every view. */
+static void
+push_selection (AttnWindow *self)
+{
+  AttnSelection sel = self->sel;
+  /* The head view draws a subset of heads: the chosen one, or all of them
+   * for the mean and the max. */
+  sel.head_subset = sel.head >= 0 && sel.head < 64 ? G_GUINT64_CONSTANT (1)
+                                                         << sel.head
+                                                   : 0;
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    {
+      attn_attention_view_set_options (self->views[v], &self->options);
+      attn_attention_view_set_selection (self->views[v], &sel);
+    }
+}
+
+/* Gives dropdown the list of strings unless it has them already: a
+ * dropdown must not get a new model from its own "selected" handler (GTK
+ * 4.8 loops), and typing should not reset an open list. */
+static void
+set_strings (GtkDropDown *dropdown, GtkStringList *strings)
+{
+  GListModel *old = gtk_drop_down_get_model (dropdown);
+  GListModel *new = G_LIST_MODEL (strings);
+  guint n = g_list_model_get_n_items (new);
+  gboolean same = GTK_IS_STRING_LIST (old)
+                  && g_list_model_get_n_items (old) == n;
+  for (guint i = 0; same && i < n; i++)
+    same = g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (old), i),
+                      gtk_string_list_get_string (strings, i))
+           == 0;
+  if (!same)
+    gtk_drop_down_set_model (dropdown, new);
+}
+
+static void
+fill_head_dropdown (AttnWindow *self, int n_heads)
+{
+  g_autoptr (GtkStringList) heads = gtk_string_list_new (NULL);
+  gtk_string_list_append (heads, "Mean of heads");
+  gtk_string_list_append (heads, "Max of heads");
+  for (int h = 0; h < n_heads; h++)
+    {
+      g_autofree char *label = g_strdup_printf ("Head %d", h);
+      gtk_string_list_append (heads, label);
+    }
+  set_strings (self->head_dropdown, heads);
+}
+
+/* Fits the controls to the trace, keeping the user's choices where the
+ * trace still has them (typing re-runs the model: the block, layer and head
+ * looked at must not jump back). */
+static void
+refresh_controls (AttnWindow *self)
+{
+  const AttnTrace *trace = self->trace;
+  self->updating_controls = TRUE;
+
+  g_autoptr (GtkStringList) blocks = gtk_string_list_new (NULL);
+  self->n_kinds = 0;
+  int kind_row = -1;
+  for (int i = 0; trace != NULL && i < ATTN_N_KINDS; i++)
+    if (n_layers_of_kind (trace, kind_order[i]) > 0)
+      {
+        if (kind_order[i] == self->sel.kind)
+          kind_row = self->n_kinds;
+        self->kinds[self->n_kinds++] = kind_order[i];
+        gtk_string_list_append (blocks, kind_label (kind_order[i]));
+      }
+  if (kind_row < 0 && self->n_kinds > 0)
+    {
+      kind_row = 0;
+      self->sel.kind = self->kinds[0];
+    }
+  set_strings (self->block_dropdown, blocks);
+  if (kind_row >= 0)
+    gtk_drop_down_set_selected (self->block_dropdown, kind_row);
+
+  int n_layers = trace != NULL ? n_layers_of_kind (trace, self->sel.kind) : 0;
+  self->sel.layer = CLAMP (self->sel.layer, 0, MAX (n_layers - 1, 0));
+  gtk_spin_button_set_range (self->layer_spin, 0, MAX (n_layers - 1, 0));
+  gtk_spin_button_set_value (self->layer_spin, self->sel.layer);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->layer_spin), n_layers > 1);
+
+  const AttnBlock *block = shown_block (self);
+  int n_heads = block != NULL ? block->n_heads : 0;
+  if (self->sel.head >= n_heads)
+    self->sel.head = 0;
+  fill_head_dropdown (self, n_heads);
+  gtk_drop_down_set_selected (self->head_dropdown,
+                              self->sel.head == ATTN_HEADS_MEAN ? HEAD_ROW_MEAN
+                              : self->sel.head == ATTN_HEADS_MAX
+                                  ? HEAD_ROW_MAX
+                                  : HEAD_ROW_FIRST + self->sel.head);
+
+  int n_steps = trace != NULL ? (int) trace->steps->len : 0;
+  self->sel.step = CLAMP (self->sel.step, 0, MAX (n_steps - 1, 0));
+  gtk_spin_button_set_range (self->step_spin, 0, MAX (n_steps - 1, 0));
+  gtk_spin_button_set_value (self->step_spin, self->sel.step);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->step_spin), n_steps > 1);
+
+  /* Token indices survive a re-run only while they still exist. */
+  if (trace != NULL)
+    {
+      guint nq = attn_trace_n_tokens (trace,
+                                      attn_kind_query_side (self->sel.kind));
+      guint nk = attn_trace_n_tokens (trace,
+                                      attn_kind_key_side (self->sel.kind));
+      if (self->sel.selected_query >= (int) nq)
+        self->sel.selected_query = -1;
+      if (self->sel.selected_key >= (int) nk)
+        self->sel.selected_key = -1;
+    }
+
+  self->updating_controls = FALSE;
+}
+
+static void
+on_block_selected (GtkDropDown *dropdown, GParamSpec *pspec, AttnWindow *self)
+{
+  if (self->updating_controls)
+    return;
+  guint row = gtk_drop_down_get_selected (dropdown);
+  if (row == GTK_INVALID_LIST_POSITION || (int) row >= self->n_kinds)
+    return;
+  if (self->kinds[row] != self->sel.kind)
+    {
+      /* Token positions mean other tokens on another block's sides. */
+      self->sel.kind = self->kinds[row];
+      self->sel.selected_query = self->sel.selected_key = -1;
+    }
+  refresh_controls (self);
+  push_selection (self);
+}
+
+static void
+on_layer_changed (GtkSpinButton *spin, AttnWindow *self)
+{
+  if (self->updating_controls)
+    return;
+  self->sel.layer = gtk_spin_button_get_value_as_int (spin);
+  refresh_controls (self);
+  push_selection (self);
+}
+
+static void
+on_head_selected (GtkDropDown *dropdown, GParamSpec *pspec, AttnWindow *self)
+{
+  if (self->updating_controls)
+    return;
+  guint row = gtk_drop_down_get_selected (dropdown);
+  if (row == GTK_INVALID_LIST_POSITION)
+    return;
+  self->sel.head = row == HEAD_ROW_MEAN  ? ATTN_HEADS_MEAN
+                   : row == HEAD_ROW_MAX ? ATTN_HEADS_MAX
+                                         : (int) row - HEAD_ROW_FIRST;
+  push_selection (self);
+}
+
+static void
+on_step_changed (GtkSpinButton *spin, AttnWindow *self)
+{
+  if (self->updating_controls)
+    return;
+  self->sel.step = gtk_spin_button_get_value_as_int (spin);
+  push_selection (self);
+}
+
+static void
+on_colormap_selected (GtkDropDown *dropdown, GParamSpec *pspec,
+                      AttnWindow *self)
+{
+  guint row = gtk_drop_down_get_selected (dropdown);
+  if (row >= ATTN_COLORMAP_N_KINDS)
+    return;
+  self->options.colormap = (AttnColormap) row;
+  push_selection (self);
+}
+
+static void
+on_threshold_changed (GtkSpinButton *spin, AttnWindow *self)
+{
+  self->options.threshold = gtk_spin_button_get_value (spin);
+  push_selection (self);
+}
+
+const AttnSelection *
+attn_window_get_selection (AttnWindow *self)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), NULL);
+  return &self->sel;
+}
+
+void
+attn_window_set_view (AttnWindow *self, AttnViewKind kind)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  g_return_if_fail ((int) kind >= 0 && (int) kind < ATTN_N_VIEWS);
+  adw_view_stack_set_visible_child_name (self->view_stack, page_names[kind]);
+}
+
+AttnViewKind
+attn_window_get_view (AttnWindow *self)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), ATTN_VIEW_HEATMAP);
+  const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    if (g_strcmp0 (name, page_names[v]) == 0)
+      return (AttnViewKind) v;
+  return ATTN_VIEW_HEATMAP;
+}
+
+static void
+on_visible_view_changed (AdwViewStack *stack, GParamSpec *pspec,
+                         AttnWindow *self)
+{
+  AttnViewKind view = attn_window_get_view (self);
+  /* Only the step view reads the step; the model grid shows every layer
+   * and head. */
+  gtk_widget_set_visible (self->step_box, view == ATTN_VIEW_STEP);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->layer_spin),
+                            view != ATTN_VIEW_MODEL && self->trace != NULL
+                                && n_layers_of_kind (self->trace,
+                                                     self->sel.kind) > 1);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->head_dropdown),
+                            view != ATTN_VIEW_MODEL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->threshold_spin),
+                            view == ATTN_VIEW_ALIGNMENT
+                                || view == ATTN_VIEW_HEADS);
+  gtk_label_set_text (self->hover_label, "");
+}
+
+/* ---- linked selection -------------------------------------------------- */
+
+static void
+on_token_activated (AttnAttentionView *view, int query, int key,
+                    AttnWindow *self)
+{
+  /* A second click on what is selected clears it. */
+  if (query == self->sel.selected_query && key == self->sel.selected_key)
+    query = key = -1;
+  self->sel.selected_query = query;
+  self->sel.selected_key = key;
+  push_selection (self);
+}
+
+static void
+on_thumbnail_activated (AttnAttentionView *view, int layer, int head,
+                        AttnWindow *self)
+{
+  self->sel.layer = layer;
+  self->sel.head = head;
+  refresh_controls (self);
+  push_selection (self);
+  attn_window_set_view (self, ATTN_VIEW_HEATMAP);
+}
+
+static void
+on_hover_changed (AttnAttentionView *view, AttnWindow *self)
+{
+  if (attn_window_get_view (self) != attn_attention_view_get_kind (view))
+    return;
+  g_autofree char *text = attn_attention_view_describe_hit (
+      view, attn_attention_view_get_hover (view));
+  gtk_label_set_text (self->hover_label, text != NULL ? text : "");
+}
+
+/* ---- what is shown ----------------------------------------------------- */
+
+static void
+update_title (AttnWindow *self, const char *subtitle)
+{
+  adw_view_switcher_title_set_subtitle (self->switcher_title,
+                                        subtitle != NULL ? subtitle : "");
+  g_autofree char *title = subtitle != NULL
+                               ? g_strdup_printf ("Attnscope — %s", subtitle)
+                               : g_strdup ("Attnscope");
+  gtk_window_set_title (GTK_WINDOW (self), title);
+}
+
+static void
+show_message (AttnWindow *self, const char *icon, const char *title,
+              const char *description)
+{
+  adw_status_page_set_icon_name (self->message_page, icon);
+  adw_status_page_set_title (self->message_page, title);
+  adw_status_page_set_description (self->message_page, description);
+  gtk_stack_set_visible_child_name (self->views_stack, "message");
+  gtk_widget_set_sensitive (self->controls_box, FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), FALSE);
+}
+
+static void
+clear_trace (AttnWindow *self)
+{
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    attn_attention_view_set_trace (self->views[v], NULL);
+  g_clear_pointer (&self->trace, attn_trace_free);
+}
+
+/* What the model answered: the decoder's text, or for a decoder-only model
+ * the token it predicts next. */
+static char *
+output_text (const AttnTrace *trace)
+{
+  if (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE) == 0
+      && trace->steps->len > 0)
+    {
+      const AttnStep *last = g_ptr_array_index (trace->steps,
+                                                trace->steps->len - 1);
+      return g_strdup_printf ("next: %s", last->emitted.text);
+    }
+  return g_strdup (trace->target_text);
+}
+
+void
+attn_window_set_trace (AttnWindow *self, AttnTrace *trace, const char *label)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  g_return_if_fail (trace != NULL);
+
+  clear_trace (self);
+  self->trace = trace;
+  refresh_controls (self);
+  push_selection (self);
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    attn_attention_view_set_trace (self->views[v], trace);
+
+  g_autofree char *output = output_text (trace);
+  gtk_label_set_text (self->output_label, output);
+  if (label != NULL)
+    update_title (self, label);
+  gtk_stack_set_visible_child_name (self->main_stack, "content");
+  gtk_stack_set_visible_child_name (self->views_stack, "views");
+  gtk_widget_set_sensitive (self->controls_box, TRUE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), TRUE);
+  on_visible_view_changed (self->view_stack, NULL, self);
+}
+
+const AttnTrace *
+attn_window_get_trace (AttnWindow *self)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), NULL);
+  return self->trace;
+}
+
+/* Marks the characters the model does not know in the entry (wavy red
+ * underline), so the user sees which ones were read as <unk>. */
+static void
+mark_unknown (AttnWindow *self, GPtrArray *unknown)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->text_entry));
+  PangoAttrList *attrs = pango_attr_list_new ();
+  for (guint i = 0; unknown != NULL && i < unknown->len; i++)
+    {
+      const char *u = g_ptr_array_index (unknown, i);
+      gsize len = strlen (u);
+      if (len == 0)
+        continue;
+      for (const char *p = strstr (text, u); p != NULL;
+           p = strstr (p + len, u))
+        {
+          PangoAttribute *a = pango_attr_underline_new (PANGO_UNDERLINE_ERROR);
+          a->start_index = p - text;
+          a->end_index = a->start_index + len;
+          pango_attr_list_insert (attrs, a);
+          a = pango_attr_foreground_new (0xc000, 0x1c00, 0x2800);
+          a->start_index = p - text;
+          a->end_index = a->start_index + len;
+          pango_attr_list_insert (attrs, a);
+        }
+    }
+  gtk_entry_set_attributes (self->text_entry, attrs);
+  pango_attr_list_unref (attrs);
+}
+
+static void
+set_notice (AttnWindow *self, const char *text)
+{
+  gtk_label_set_text (self->notice_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->notice_label),
+                          text != NULL && text[0] != '\0');
+}
+
+static void
+on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
+{
+  gtk_spinner_stop (self->spinner);
+
+  g_autoptr (GString) notice = g_string_new (NULL);
+  if (result->truncated)
+    g_string_append_printf (notice,
+                            "The text was cut to the model’s limit of %d "
+                            "characters. ",
+                            result->max_chars);
+  if (result->unknown != NULL && result->unknown->len > 0)
+    {
+      g_string_append (notice, "Not in the model’s vocabulary, read as "
+                               "<unk>:");
+      for (guint i = 0; i < result->unknown->len; i++)
+        g_string_append_printf (notice, "%s “%s”", i > 0 ? "," : "",
+                                (const char *) g_ptr_array_index (
+                                    result->unknown, i));
+      g_string_append_c (notice, '.');
+    }
+  set_notice (self, notice->str);
+  mark_unknown (self, result->unknown);
+
+  if (result->trace == NULL)
+    {
+      clear_trace (self);
+      gtk_label_set_text (self->output_label, "");
+      show_message (self, "dialog-warning-symbolic", "The Model Could Not Run",
+                    result->error != NULL ? result->error->message : NULL);
+      return;
+    }
+  attn_window_set_trace (self, g_steal_pointer (&result->trace), NULL);
+}
+
+static gboolean
+is_blank (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_isspace (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+on_text_changed (GtkEditable *editable, AttnWindow *self)
+{
+  if (!attn_runner_has_model (self->runner))
+    return;
+  const char *text = gtk_editable_get_text (editable);
+  if (is_blank (text))
+    {
+      attn_runner_cancel (self->runner);
+      gtk_spinner_stop (self->spinner);
+      clear_trace (self);
+      gtk_label_set_text (self->output_label, "");
+      set_notice (self, NULL);
+      gtk_entry_set_attributes (self->text_entry, NULL);
+      show_message (self, "document-edit-symbolic", "Type a Sentence",
+                    "Every attention weight the model uses on it appears "
+                    "here as you type.");
+      return;
+    }
+  gtk_spinner_start (self->spinner);
+  attn_runner_request (self->runner, text);
+}
+
+/* Sets the entry without the debounce: a new model shows its example at
+ * once. */
+static void
+set_text_now (AttnWindow *self, const char *text)
+{
+  g_signal_handlers_block_by_func (self->text_entry, on_text_changed, self);
+  gtk_editable_set_text (GTK_EDITABLE (self->text_entry),
+                         text != NULL ? text : "");
+  g_signal_handlers_unblock_by_func (self->text_entry, on_text_changed, self);
+  if (text != NULL && !is_blank (text))
+    {
+      gtk_spinner_start (self->spinner);
+      attn_runner_run_now (self->runner, text);
+    }
+  else
+    on_text_changed (GTK_EDITABLE (self->text_entry), self);
+}
+
+/* ---- opening models and traces ----------------------------------------- */
+
+static void
+load_model_in_thread (GTask *task, gpointer source, gpointer task_data,
+                      GCancellable *cancellable)
+{
+  const char *name = task_data;
+  GError *error = NULL;
+  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (name, &error);
+  if (ref == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (ref->kind == ATTN_MODEL_REF_FOLDER)
+    {
+      g_autofree char *shown = g_filename_display_name (ref->path);
+      g_task_return_new_error (task, ATTN_ERROR, ATTN_ERROR_UNSUPPORTED,
+                               "“%s” is a folder: Hugging Face GPT-2 "
+                               "folders are not readable in this build "
+                               "yet; open an Attnscope model file "
+                               "(.safetensors)",
+                               shown);
+      return;
+    }
+  AttnModel *model = attn_model_load (ref->path, &error);
+  if (model == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, model, (GDestroyNotify) attn_model_free);
+}
+
+static void
+on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  AttnModel *model = g_task_propagate_pointer (G_TASK (res), &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  AttnWindow *self = ATTN_WINDOW (source);
+  g_clear_object (&self->load_cancellable);
+  if (model == NULL)
+    {
+      show_error_dialog (self, "Cannot Open Model", error->message);
+      return;
+    }
+
+  g_clear_pointer (&self->trace_path, g_free);
+  g_free (self->example_text);
+  self->example_text = example_for_card (model->card_json);
+  g_autofree char *name = g_strdup (model->name);
+  attn_runner_set_model (self->runner, model);
+
+  gtk_menu_button_set_label (self->model_button, name);
+  update_title (self, name);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->text_entry), TRUE);
+  gtk_entry_set_placeholder_text (self->text_entry, "Type a sentence");
+  gtk_stack_set_visible_child_name (self->main_stack, "content");
+  set_text_now (self, self->example_text);
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_entry));
+}
+
+void
+attn_window_open_model (AttnWindow *self, const char *ref)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  g_return_if_fail (ref != NULL);
+  /* A newer choice wins over a load still in flight. */
+  if (self->load_cancellable != NULL)
+    g_cancellable_cancel (self->load_cancellable);
+  g_set_object (&self->load_cancellable, g_cancellable_new ());
+  g_autoptr (GTask) task = g_task_new (self, self->load_cancellable,
+                                       on_model_loaded, NULL);
+  g_task_set_return_on_cancel (task, TRUE);
+  g_task_set_task_data (task, g_strdup (ref), g_free);
+  g_task_run_in_thread (task, load_model_in_thread);
+}
+
+gboolean
+attn_window_open_trace (AttnWindow *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  AttnTrace *trace = attn_trace_load_json (path, error);
+  if (trace == NULL)
+    return FALSE;
+
+  /* The trace stands alone: typing would replace it with a run of another
+   * model, so the entry shows its text and stays off. */
+  if (self->load_cancellable != NULL)
+    g_cancellable_cancel (self->load_cancellable);
+  attn_runner_set_model (self->runner, NULL);
+  gtk_spinner_stop (self->spinner);
+  g_free (self->trace_path);
+  self->trace_path = g_strdup (path);
+  g_signal_handlers_block_by_func (self->text_entry, on_text_changed, self);
+  gtk_editable_set_text (GTK_EDITABLE (self->text_entry),
+                         attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE) > 0
+                             ? trace->source_text
+                             : trace->target_text);
+  g_signal_handlers_unblock_by_func (self->text_entry, on_text_changed, self);
+  gtk_entry_set_attributes (self->text_entry, NULL);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->text_entry), FALSE);
+  set_notice (self, NULL);
+
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *shown = g_filename_display_name (base);
+  g_autofree char *label = g_strdup_printf ("%s (%s)", shown,
+                                            trace->model_name);
+  gtk_menu_button_set_label (self->model_button, shown);
+  attn_window_set_trace (self, trace, label);
+  return TRUE;
+}
+
+static char *
+file_path_or_error (GFile *file, AttnWindow *self)
+{
+  char *path = g_file_get_path (file);
+  if (path == NULL)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+      g_autofree char *msg = g_strdup_printf ("“%s” is not a local file",
+                                              uri);
+      attn_window_toast (self, msg);
+    }
+  return path;
+}
+
+/* A trace is a .json; anything else is taken for a model. */
+static void
+open_path (AttnWindow *self, const char *path)
+{
+  g_autofree char *lower = g_utf8_strdown (path, -1);
+  if (g_str_has_suffix (lower, ".json"))
+    {
+      g_autoptr (GError) error = NULL;
+      if (!attn_window_open_trace (self, path, &error))
+        show_error_dialog (self, "Cannot Open Trace", error->message);
+    }
+  else
+    attn_window_open_model (self, path);
+}
+
+static void
+on_open_response (GtkNativeDialog *native, int response, AttnWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (
+          GTK_FILE_CHOOSER (native));
+      g_autofree char *path = file != NULL ? file_path_or_error (file, self)
+                                           : NULL;
+      gboolean trace = GPOINTER_TO_INT (
+          g_object_get_data (G_OBJECT (native), "attn-trace"));
+      if (path != NULL && trace)
+        {
+          g_autoptr (GError) error = NULL;
+          if (!attn_window_open_trace (self, path, &error))
+            show_error_dialog (self, "Cannot Open Trace", error->message);
+        }
+      else if (path != NULL)
+        attn_window_open_model (self, path);
+    }
+  g_object_unref (native);
+}
+
+static void
+run_open_dialog (AttnWindow *self, gboolean trace)
+{
+  GtkFileChooserNative *native = gtk_file_chooser_native_new (
+      trace ? "Open Trace" : "Open Model", GTK_WINDOW (self),
+      GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
+  GtkFileFilter *filter = gtk_file_filter_new ();
+  if (trace)
+    {
+      gtk_file_filter_set_name (filter, "Attnscope traces (.json)");
+      gtk_file_filter_add_suffix (filter, "json");
+    }
+  else
+    {
+      gtk_file_filter_set_name (filter, "Model files (.safetensors)");
+      gtk_file_filter_add_suffix (filter, "safetensors");
+    }
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
+  g_object_unref (filter);
+  g_object_set_data (G_OBJECT (native), "attn-trace",
+                     GINT_TO_POINTER (trace));
+  g_signal_connect (native, "response", G_CALLBACK (on_open_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
+}
+
+static void
+open_model_action (GtkWidget *widget, const char *action, GVariant *param)
+{
+  run_open_dialog (ATTN_WINDOW (widget), FALSE);
+}
+
+static void
+open_trace_action (GtkWidget *widget, const char *action, GVariant *param)
+{
+  run_open_dialog (ATTN_WINDOW (widget), TRUE);
+}
+
+static void
+open_bundled_action (GtkWidget *widget, const char *action, GVariant *param)
+{
+  attn_window_open_model (ATTN_WINDOW (widget),
+                          g_variant_get_string (param, NULL));
+}
+
+static gboolean
+on_drop (GtkDropTarget *target, const GValue *value, double x, double y,
+         AttnWindow *self)
+{
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  GSList *files = gdk_file_list_get_files (g_value_get_boxed (value));
+  if (files == NULL)
+    return FALSE;
+  g_autofree char *path = file_path_or_error (files->data, self);
+  g_slist_free (files);
+  if (path == NULL)
+    return FALSE;
+  open_path (self, path);
+  return TRUE;
+}
+
+/* ---- export ------------------------------------------------------------ */
+
+typedef enum {
+  EXPORT_PNG,
+  EXPORT_SVG,
+  EXPORT_PDF,
+  EXPORT_ATLAS,
+  EXPORT_CSV,
+  EXPORT_JSON,
+} ExportWhat;
+
+static const struct {
+  const char *name;   /* the action's target */
+  const char *suffix;
+  const char *title;
+} export_kinds[] = {
+  [EXPORT_PNG] = { "png", ".png", "Export Image" },
+  [EXPORT_SVG] = { "svg", ".svg", "Export Drawing" },
+  [EXPORT_PDF] = { "pdf", ".pdf", "Export Document" },
+  [EXPORT_ATLAS] = { "atlas", ".pdf", "Export Atlas" },
+  [EXPORT_CSV] = { "csv", ".csv", "Export Weights" },
+  [EXPORT_JSON] = { "json", ".json", "Export Trace" },
+};
+
+/* Sizes offered for images, in pixels (an SVG or PDF gets the same size at
+ * 96 dpi). */
+static const struct {
+  const char *id, *label;
+  int width, height;
+} export_sizes[] = {
+  { "800", "800 × 600", 800, 600 },
+  { "1200", "1200 × 900", 1200, 900 },
+  { "1600", "1600 × 1200", 1600, 1200 },
+  { "2400", "2400 × 1800", 2400, 1800 },
+};
+
+static const struct {
+  const char *id, *label;
+  AttnTheme theme;
+} export_themes[] = {
+  { "light", "Light", ATTN_THEME_LIGHT },
+  { "dark", "Dark", ATTN_THEME_DARK },
+  { "presentation", "Presentation", ATTN_THEME_PRESENTATION },
+};
+
+static char *
+suggested_name (AttnWindow *self, ExportWhat what)
+{
+  const char *model = self->trace->model_name;
+  if (what == EXPORT_JSON)
+    return g_strdup_printf ("%s-trace.json", model);
+  if (what == EXPORT_ATLAS)
+    return g_strdup_printf ("%s-atlas.pdf", model);
+  g_autofree char *head = self->sel.head == ATTN_HEADS_MEAN ? g_strdup ("mean")
+                          : self->sel.head == ATTN_HEADS_MAX
+                              ? g_strdup ("max")
+                              : g_strdup_printf ("h%d", self->sel.head);
+  const char *view = what == EXPORT_CSV
+                         ? "weights"
+                         : attn_view_kind_to_string (attn_window_get_view (self));
+  return g_strdup_printf ("%s-%s-%s-l%d-%s%s", model, view,
+                          attn_kind_to_string (self->sel.kind),
+                          self->sel.layer, head, export_kinds[what].suffix);
+}
+
+/* Writes the export; TRUE with a message for the toast, FALSE with the
+ * error. */
+static gboolean
+export_to (AttnWindow *self, ExportWhat what, const char *path,
+           const char *size_id, const char *theme_id, GError **error)
+{
+  const AttnTrace *trace = self->trace;
+  if (what == EXPORT_JSON)
+    return attn_trace_save_json (trace, path, error);
+  if (what == EXPORT_CSV)
+    {
+      const AttnBlock *block = shown_block (self);
+      if (block == NULL)
+        {
+          g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                       "the trace has no %s block at layer %d",
+                       attn_kind_to_string (self->sel.kind), self->sel.layer);
+          return FALSE;
+        }
+      return attn_block_write_csv (trace, block, self->sel.head, path, error);
+    }
+
+  AttnExportOptions options;
+  attn_export_options_init (&options);
+  for (guint i = 0; size_id != NULL && i < G_N_ELEMENTS (export_sizes); i++)
+    if (strcmp (size_id, export_sizes[i].id) == 0)
+      {
+        options.width = (AttnLength) { export_sizes[i].width, ATTN_UNIT_PX };
+        options.height = (AttnLength) { export_sizes[i].height, ATTN_UNIT_PX };
+      }
+  AttnTheme theme = ATTN_THEME_LIGHT;
+  for (guint i = 0; theme_id != NULL && i < G_N_ELEMENTS (export_themes); i++)
+    if (strcmp (theme_id, export_themes[i].id) == 0)
+      theme = export_themes[i].theme;
+  g_autofree char *creator = g_strdup_printf ("Attnscope %s",
+                                              ATTN_VERSION);
+  options.creator = creator;
+
+  AttnRenderStyle style;
+  attn_render_style_init (&style, theme);
+  style.colormap = self->options.colormap;
+  style.reversed = self->options.reversed;
+  style.scale = self->options.scale;
+  style.threshold = self->options.threshold;
+  style.show_values = self->options.show_values;
+  gboolean ok;
+  if (what == EXPORT_ATLAS)
+    ok = attn_export_atlas (trace, self->sel.kind, &self->sel, &style,
+                            &options, path, error);
+  else
+    {
+      AttnViewKind view = attn_window_get_view (self);
+      ok = attn_export_view (view,
+                             trace,
+                             attn_attention_view_get_selection (
+                                 self->views[view]),
+                             &style, &options, path, error);
+    }
+  attn_render_style_clear (&style);
+  return ok;
+}
+
+static void
+export_and_toast (AttnWindow *self, ExportWhat what, const char *path,
+                  const char *size_id, const char *theme_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *shown = g_filename_display_basename (path);
+  g_autofree char *message = NULL;
+  if (export_to (self, what, path, size_id, theme_id, &error))
+    message = g_strdup_printf ("Exported “%s”", shown);
+  else
+    message = g_strdup_printf ("Export failed: %s", error->message);
+  attn_window_toast (self, message);
+}
+
+static void
+on_export_response (GtkNativeDialog *native, int response, AttnWindow *self)
+{
+  ExportWhat what = GPOINTER_TO_INT (
+      g_object_get_data (G_OBJECT (native), "attn-export"));
+  if (response == GTK_RESPONSE_ACCEPT && self->trace != NULL)
+    {
+      GtkFileChooser *chooser = GTK_FILE_CHOOSER (native);
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (chooser);
+      g_autofree char *path = file != NULL ? file_path_or_error (file, self)
+                                           : NULL;
+      if (path != NULL)
+        export_and_toast (self, what, path,
+                          gtk_file_chooser_get_choice (chooser, "size"),
+                          gtk_file_chooser_get_choice (chooser, "theme"));
+    }
+  g_object_unref (native);
+}
+
+static void
+export_action (GtkWidget *widget, const char *action, GVariant *param)
+{
+  AttnWindow *self = ATTN_WINDOW (widget);
+  if (self->trace == NULL)
+    return;
+  const char *name = g_variant_get_string (param, NULL);
+  int what = -1;
+  for (guint i = 0; i < G_N_ELEMENTS (export_kinds); i++)
+    if (strcmp (name, export_kinds[i].name) == 0)
+      what = i;
+  if (what < 0)
+    return;
+
+  GtkFileChooserNative *native = gtk_file_chooser_native_new (
+      export_kinds[what].title, GTK_WINDOW (self),
+      GTK_FILE_CHOOSER_ACTION_SAVE, "_Export", "_Cancel");
+  GtkFileChooser *chooser = GTK_FILE_CHOOSER (native);
+  g_autofree char *suggested = suggested_name (self, what);
+  gtk_file_chooser_set_current_name (chooser, suggested);
+  if (what <= EXPORT_ATLAS)
+    {
+      const char *ids[G_N_ELEMENTS (export_sizes) + 1] = { NULL };
+      const char *labels[G_N_ELEMENTS (export_sizes) + 1] = { NULL };
+      for (guint i = 0; i < G_N_ELEMENTS (export_sizes); i++)
+        {
+          ids[i] = export_sizes[i].id;
+          labels[i] = export_sizes[i].label;
+        }
+      gtk_file_chooser_add_choice (chooser, "size", "Size", ids, labels);
+      gtk_file_chooser_set_choice (chooser, "size", ids[0]);
+      const char *tids[G_N_ELEMENTS (export_themes) + 1] = { NULL };
+      const char *tlabels[G_N_ELEMENTS (export_themes) + 1] = { NULL };
+      for (guint i = 0; i < G_N_ELEMENTS (export_themes); i++)
+        {
+          tids[i] = export_themes[i].id;
+          tlabels[i] = export_themes[i].label;
+        }
+      gtk_file_chooser_add_choice (chooser, "theme", "Colours", tids,
+                                   tlabels);
+      gtk_file_chooser_set_choice (chooser, "theme", tids[0]);
+    }
+  g_object_set_data (G_OBJECT (native), "attn-export",
+                     GINT_TO_POINTER (what));
+  g_signal_connect (native, "response", G_CALLBACK (on_export_response),
+                    self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
+}
+
+/* ---- GObject ----------------------------------------------------------- */
+
+static void
+attn_window_dispose (GObject *object)
+{
+  AttnWindow *self = ATTN_WINDOW (object);
+  if (self->load_cancellable != NULL)
+    g_cancellable_cancel (self->load_cancellable);
+  g_clear_object (&self->load_cancellable);
+  if (self->runner != NULL)
+    {
+      /* A run still in flight finishes in its thread; its result must not
+       * reach a window being destroyed. */
+      g_signal_handlers_disconnect_by_data (self->runner, self);
+      attn_runner_cancel (self->runner);
+      g_clear_object (&self->runner);
+    }
+  clear_trace (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), ATTN_TYPE_WINDOW);
+  G_OBJECT_CLASS (attn_window_parent_class)->dispose (object);
+}
+
+static void
+attn_window_finalize (GObject *object)
+{
+  AttnWindow *self = ATTN_WINDOW (object);
+  g_free (self->trace_path);
+  g_free (self->example_text);
+  g_clear_object (&self->model_menu);
+  G_OBJECT_CLASS (attn_window_parent_class)->finalize (object);
+}
+
+static void
+attn_window_class_init (AttnWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = attn_window_dispose;
+  object_class->finalize = attn_window_finalize;
+
+  g_type_ensure (ATTN_TYPE_ATTENTION_VIEW);
+  gtk_widget_class_set_template_from_resource (
+      widget_class, "/io/github/attnscope/Attnscope/attn-window.ui");
+#define BIND(name) gtk_widget_class_bind_template_child (widget_class, \
+                                                         AttnWindow, name)
+  BIND (toast_overlay);
+  BIND (switcher_title);
+  BIND (model_button);
+  BIND (export_button);
+  BIND (main_stack);
+  BIND (empty_page);
+  BIND (text_entry);
+  BIND (output_label);
+  BIND (spinner);
+  BIND (notice_label);
+  BIND (controls_box);
+  BIND (block_dropdown);
+  BIND (layer_spin);
+  BIND (head_dropdown);
+  BIND (step_box);
+  BIND (step_spin);
+  BIND (colormap_dropdown);
+  BIND (threshold_spin);
+  BIND (views_stack);
+  BIND (message_page);
+  BIND (view_stack);
+  BIND (hover_label);
+#undef BIND
+  static const char *const view_ids[ATTN_N_VIEWS] = {
+    [ATTN_VIEW_HEATMAP] = "heatmap_view",
+    [ATTN_VIEW_ALIGNMENT] = "alignment_view",
+    [ATTN_VIEW_HEADS] = "heads_view",
+    [ATTN_VIEW_MODEL] = "model_view",
+    [ATTN_VIEW_STEP] = "step_view",
+  };
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    gtk_widget_class_bind_template_child_full (
+        widget_class, view_ids[v], FALSE,
+        G_STRUCT_OFFSET (AttnWindow, views) + v * sizeof (gpointer));
+
+  gtk_widget_class_install_action (widget_class, "win.open-model", NULL,
+                                   open_model_action);
+  gtk_widget_class_install_action (widget_class, "win.open-trace", NULL,
+                                   open_trace_action);
+  gtk_widget_class_install_action (widget_class, "win.open-bundled", "s",
+                                   open_bundled_action);
+  gtk_widget_class_install_action (widget_class, "win.export", "s",
+                                   export_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
+                                       GDK_CONTROL_MASK, "win.open-model",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
+                                       GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.open-trace", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e,
+                                       GDK_CONTROL_MASK, "win.export", "s",
+                                       "png");
+}
+
+static void
+attn_window_init (AttnWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  attn_selection_init (&self->sel, ATTN_KIND_CROSS);
+  attn_view_options_init (&self->options);
+  gtk_spin_button_set_value (self->threshold_spin, self->options.threshold);
+  gtk_drop_down_set_selected (self->colormap_dropdown, self->options.colormap);
+
+  self->runner = attn_runner_new ();
+  g_signal_connect (self->runner, "finished", G_CALLBACK (on_run_finished),
+                    self);
+
+  self->model_menu = g_menu_new ();
+  rebuild_model_menu (self);
+  gtk_menu_button_set_menu_model (self->model_button,
+                                  G_MENU_MODEL (self->model_menu));
+
+  g_auto (GStrv) bundled = attn_model_list_bundled ();
+  adw_status_page_set_description (
+      self->empty_page,
+      bundled[0] == NULL
+          ? "No bundled model was found. Open an Attnscope model file "
+            "(.safetensors) or a saved trace (.json), or drop one on this "
+            "window."
+          : "Choose a bundled model from the menu at the top left, open a "
+            "model file (.safetensors) or a saved trace (.json), or drop "
+            "one on this window.");
+  gtk_stack_set_visible_child_name (self->main_stack, "empty");
+  gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), FALSE);
+
+  g_signal_connect (self->text_entry, "changed",
+                    G_CALLBACK (on_text_changed), self);
+  g_signal_connect (self->block_dropdown, "notify::selected",
+                    G_CALLBACK (on_block_selected), self);
+  g_signal_connect (self->layer_spin, "value-changed",
+                    G_CALLBACK (on_layer_changed), self);
+  g_signal_connect (self->head_dropdown, "notify::selected",
+                    G_CALLBACK (on_head_selected), self);
+  g_signal_connect (self->step_spin, "value-changed",
+                    G_CALLBACK (on_step_changed), self);
+  g_signal_connect (self->colormap_dropdown, "notify::selected",
+                    G_CALLBACK (on_colormap_selected), self);
+  g_signal_connect (self->threshold_spin, "value-changed",
+                    G_CALLBACK (on_threshold_changed), self);
+  g_signal_connect (self->view_stack, "notify::visible-child",
+                    G_CALLBACK (on_visible_view_changed), self);
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    {
+      g_signal_connect (self->views[v], "token-activated",
+                        G_CALLBACK (on_token_activated), self);
+      g_signal_connect (self->views[v], "thumbnail-activated",
+                        G_CALLBACK (on_thumbnail_activated), self);
+      g_signal_connect (self->views[v], "hover-changed",
+                        G_CALLBACK (on_hover_changed), self);
+    }
+  on_visible_view_changed (self->view_stack, NULL, self);
+
+  GtkDropTarget *drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST,
+                                             GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+}
+
+AttnWindow *
+attn_window_new (GtkApplication *app)
+{
+  return g_object_new (ATTN_TYPE_WINDOW, "application", app, NULL);
+}
