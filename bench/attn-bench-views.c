@@ -33,24 +33,23 @@
 static AttnTrace *
 bench_trace (int n, int n_layers, int n_heads)
 {
-  AttnTrace *t = attn_trace_new ("bench", "gpt2",
-                                 ATTN_MECHANISM_SCALED_DOT_PRODUCT, n_layers,
-                                 n_heads);
+  AttnTrace *t = attn_trace_new (
+      "bench", "gpt2", ATTN_MECHANISM_SCALED_DOT_PRODUCT, n_layers, n_heads);
   GString *text = g_string_new (NULL);
-  int *start = g_new (int, (gsize) n + 1);
+  int *start = g_new (int, (gsize)n + 1);
   for (int i = 0; i < n; i++)
     {
-      start[i] = (int) text->len;
+      start[i] = (int)text->len;
       g_string_append_printf (text, " w%d", i);
     }
-  start[n] = (int) text->len;
+  start[n] = (int)text->len;
   attn_trace_set_text (t, ATTN_SIDE_TARGET, text->str);
   for (int i = 0; i < n; i++)
     {
-      g_autofree char *tok = g_strndup (text->str + start[i],
-                                        start[i + 1] - start[i]);
-      attn_trace_add_token (t, ATTN_SIDE_TARGET, tok, i, start[i],
-                            start[i + 1], FALSE);
+      g_autofree char *tok
+          = g_strndup (text->str + start[i], start[i + 1] - start[i]);
+      attn_trace_add_token (t, ATTN_SIDE_TARGET, tok, i, start[i], start[i + 1],
+                            FALSE);
     }
   g_free (start);
   g_string_free (text, TRUE);
@@ -59,8 +58,8 @@ bench_trace (int n, int n_layers, int n_heads)
   g_autofree double *e = g_new (double, n);
   for (int l = 0; l < n_layers; l++)
     {
-      AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_DECODER_SELF, l,
-                                           n_heads, n, n);
+      AttnBlock *b
+          = attn_trace_add_block (t, ATTN_KIND_DECODER_SELF, l, n_heads, n, n);
       for (int h = 0; h < n_heads; h++)
         for (int q = 0; q < n; q++)
           {
@@ -75,16 +74,16 @@ bench_trace (int n, int n_layers, int n_heads)
                 e[k] = exp (s);
                 sum += e[k];
               }
-            float *row = b->weights + ((gsize) h * n + q) * n; /* (Tk) */
+            float *row = b->weights + ((gsize)h * n + q) * n; /* (Tk) */
             for (int k = 0; k <= q; k++)
-              row[k] = (float) (e[k] / sum);
+              row[k] = (float)(e[k] / sum);
           }
     }
   for (int i = 0; i < n; i++)
     {
       g_autofree char *next = g_strdup_printf (" w%d", i + 1);
-      AttnStep *step = attn_trace_add_step (t, i + 1 < n ? i + 1 : -1, next,
-                                            0.5f);
+      AttnStep *step
+          = attn_trace_add_step (t, i + 1 < n ? i + 1 : -1, next, 0.5f);
       attn_step_add_top (step, i + 1 < n ? i + 1 : -1, next, 0.5f);
       attn_step_add_top (step, -1, " x", 0.25f);
     }
@@ -95,7 +94,7 @@ bench_trace (int n, int n_layers, int n_heads)
 static int
 compare_double (const void *a, const void *b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
@@ -133,8 +132,8 @@ main (int argc, char **argv)
   GOptionContext *ctx = g_option_context_new ("- time the model view");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || tokens < 1
-      || tokens > 4096 || layers < 1 || layers > 64 || heads < 1
-      || heads > 64 || size < 16 || size > 32767 || reps < 1)
+      || tokens > 4096 || layers < 1 || layers > 64 || heads < 1 || heads > 64
+      || size < 16 || size > 32767 || reps < 1)
     {
       fprintf (stderr, "attn-bench-views: %s\n",
                error != NULL ? error->message
@@ -151,8 +150,8 @@ main (int argc, char **argv)
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   sel.layer = layers - 1;
   sel.head = ATTN_HEADS_MEAN;
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, size,
-                                                   size);
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, size, size);
   cairo_t *cr = cairo_create (s);
 
   /* Warm up fontconfig and Pango's caches, as a running app has them. */
@@ -167,22 +166,22 @@ main (int argc, char **argv)
   cairo_surface_flush (s);
   double t_cold = ms_since (t0);
 
-  AttnModelViewLayout *lay = attn_model_view_layout_new (trace, &sel, &style,
-                                                         size, size, NULL);
+  AttnModelViewLayout *lay
+      = attn_model_view_layout_new (trace, &sel, &style, size, size, NULL);
   int pool_rows, pool_cols;
   attn_model_view_layout_pools (lay, cr, &pool_rows, &pool_cols);
   AttnThumbnailCache *cache = attn_thumbnail_cache_new ();
   t0 = g_get_monotonic_time ();
-  attn_thumbnail_cache_update (cache, trace, &sel, &style, pool_rows,
-                               pool_cols, NULL);
+  attn_thumbnail_cache_update (cache, trace, &sel, &style, pool_rows, pool_cols,
+                               NULL);
   double t_build = ms_since (t0);
 
   double *cached = g_new (double, reps), *frame = g_new (double, reps);
   for (int i = 0; i < reps; i++)
     {
       t0 = g_get_monotonic_time ();
-      attn_model_view_render_cached (cr, cache, trace, &sel, &style, size,
-                                     size, NULL);
+      attn_model_view_render_cached (cr, cache, trace, &sel, &style, size, size,
+                                     NULL);
       cairo_surface_flush (s);
       cached[i] = ms_since (t0);
     }
@@ -212,7 +211,8 @@ main (int argc, char **argv)
     }
 
   /* The other views once each, on a 1000 px square. */
-  static const struct {
+  static const struct
+  {
     const char *name;
     gboolean (*render) (cairo_t *, const AttnTrace *, const AttnSelection *,
                         const AttnRenderStyle *, double, double, GError **);
@@ -221,8 +221,8 @@ main (int argc, char **argv)
     { "heads", attn_head_view_render },
     { "step", attn_step_view_render },
   };
-  cairo_surface_t *small = cairo_image_surface_create (CAIRO_FORMAT_ARGB32,
-                                                       1000, 1000);
+  cairo_surface_t *small
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 1000, 1000);
   cairo_t *scr = cairo_create (small);
   AttnSelection step_sel;
   attn_step_view_selection_init (&step_sel, tokens - 1);

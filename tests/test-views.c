@@ -27,15 +27,16 @@
  * coverage of its last pixel. */
 #define BAR_TOL 0.05
 
-typedef struct {
+typedef struct
+{
   int r, g, b;
 } Px;
 
 static cairo_surface_t *
 surface_new (int width, int height)
 {
-  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width,
-                                                   height);
+  cairo_surface_t *s
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
   g_assert_cmpint (cairo_surface_status (s), ==, CAIRO_STATUS_SUCCESS);
   return s;
 }
@@ -45,40 +46,40 @@ static Px
 pixel_at (cairo_surface_t *s, double x, double y)
 {
   cairo_surface_flush (s);
-  int ix = (int) floor (x), iy = (int) floor (y);
+  int ix = (int)floor (x), iy = (int)floor (y);
   g_assert_cmpint (ix, >=, 0);
   g_assert_cmpint (iy, >=, 0);
   g_assert_cmpint (ix, <, cairo_image_surface_get_width (s));
   g_assert_cmpint (iy, <, cairo_image_surface_get_height (s));
   const guint8 *data = cairo_image_surface_get_data (s);
-  guint32 v = *(const guint32 *) (data + (gsize) iy
-                                             * cairo_image_surface_get_stride (s)
-                                  + 4 * ix);
+  guint32 v
+      = *(const guint32 *)(data + (gsize)iy * cairo_image_surface_get_stride (s)
+                           + 4 * ix);
   /* Every view paints an opaque background first: no unpremultiplying. */
   g_assert_cmpuint (v >> 24, ==, 0xff);
-  return (Px) { (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+  return (Px){ (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
 }
 
 static Px
 px_of_rgba (const AttnRgba *c)
 {
-  return (Px) { (int) lround (c->r * 255.0), (int) lround (c->g * 255.0),
-                (int) lround (c->b * 255.0) };
+  return (Px){ (int)lround (c->r * 255.0), (int)lround (c->g * 255.0),
+               (int)lround (c->b * 255.0) };
 }
 
 static Px
 px_of_argb32 (guint32 v)
 {
-  return (Px) { (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+  return (Px){ (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
 }
 
 /* a over bg, in 8-bit levels. */
 static Px
 px_blend (Px bg, Px ink, double a)
 {
-  return (Px) { (int) lround ((1.0 - a) * bg.r + a * ink.r),
-                (int) lround ((1.0 - a) * bg.g + a * ink.g),
-                (int) lround ((1.0 - a) * bg.b + a * ink.b) };
+  return (Px){ (int)lround ((1.0 - a) * bg.r + a * ink.r),
+               (int)lround ((1.0 - a) * bg.g + a * ink.g),
+               (int)lround ((1.0 - a) * bg.b + a * ink.b) };
 }
 
 static int
@@ -87,14 +88,14 @@ px_distance (Px a, Px b)
   return MAX (abs (a.r - b.r), MAX (abs (a.g - b.g), abs (a.b - b.b)));
 }
 
-#define assert_px_near(what, got, want, tol)                                  \
-  G_STMT_START                                                                \
-  {                                                                           \
-    Px g_ = (got), w_ = (want);                                               \
-    if (px_distance (g_, w_) > (tol))                                         \
+#define assert_px_near(what, got, want, tol)                                   \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    Px g_ = (got), w_ = (want);                                                \
+    if (px_distance (g_, w_) > (tol))                                          \
       g_error ("%s: pixel (%d, %d, %d), want (%d, %d, %d) within %d", (what),  \
-               g_.r, g_.g, g_.b, w_.r, w_.g, w_.b, (tol));                    \
-  }                                                                           \
+               g_.r, g_.g, g_.b, w_.r, w_.g, w_.b, (tol));                     \
+  }                                                                            \
   G_STMT_END
 
 static AttnRenderStyle *
@@ -128,11 +129,13 @@ load_trace (const char *name)
  * with links of every strength (rows sum to 1). Under a threshold of 0.1
  * five links show: (q0, k0) 0.95 the strongest, (q1, k1) 0.7, (q2, k2)
  * 0.65, (q2, k0) 0.3, (q1, k2) 0.25. */
+/* clang-format off */
 static const float align_weights[3 * 3] = {
   0.95f, 0.03f, 0.02f,
   0.05f, 0.70f, 0.25f,
   0.30f, 0.05f, 0.65f,
 };
+/* clang-format on */
 
 static AttnTrace *
 align_trace (void)
@@ -142,14 +145,14 @@ align_trace (void)
   attn_trace_set_text (t, ATTN_SIDE_SOURCE, "abc");
   for (int i = 0; i < 3; i++)
     {
-      char s[2] = { (char) ('a' + i), 0 };
+      char s[2] = { (char)('a' + i), 0 };
       attn_trace_add_token (t, ATTN_SIDE_SOURCE, s, 3 + i, i, i + 1, FALSE);
     }
   attn_trace_set_text (t, ATTN_SIDE_TARGET, "xy");
   attn_trace_add_token (t, ATTN_SIDE_TARGET, "<s>", 1, -1, -1, TRUE);
   for (int i = 0; i < 2; i++)
     {
-      char s[2] = { (char) ('x' + i), 0 };
+      char s[2] = { (char)('x' + i), 0 };
       attn_trace_add_token (t, ATTN_SIDE_TARGET, s, 10 + i, i, i + 1, FALSE);
     }
   AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_CROSS, 0, 1, 3, 3);
@@ -221,11 +224,10 @@ test_alignment_strongest_band (gconstpointer data)
    * midpoint (between columns 0 and 1, where no kept band passes) is
    * background. */
   g_assert_null (find_link (lay, 0, 1));
-  AttnAlignmentLink hidden = { .row = 0, .col = 1, .weight = 0.03f,
-                               .t = 0.03 };
+  AttnAlignmentLink hidden = { .row = 0, .col = 1, .weight = 0.03f, .t = 0.03 };
   attn_alignment_link_midpoint (lay, &hidden, &x, &y);
-  assert_px_near ("midpoint of a link under the threshold",
-                  pixel_at (s, x, y), bg, 0);
+  assert_px_near ("midpoint of a link under the threshold", pixel_at (s, x, y),
+                  bg, 0);
 
   /* Hit-testing the strongest band's midpoint finds that link. */
   AttnHit hit;
@@ -237,15 +239,15 @@ test_alignment_strongest_band (gconstpointer data)
   g_assert_cmpfloat (hit.weight, ==, 0.95f);
   /* Label slots: top row keys, bottom row queries (trace indices). */
   const AttnTokenSlot *k2 = &lay->top[2];
-  g_assert_true (attn_alignment_layout_hit (
-      lay, k2->box.x + 0.5 * k2->box.width, k2->box.y + 0.5 * k2->box.height,
-      &hit));
+  g_assert_true (
+      attn_alignment_layout_hit (lay, k2->box.x + 0.5 * k2->box.width,
+                                 k2->box.y + 0.5 * k2->box.height, &hit));
   g_assert_cmpint (hit.kind, ==, ATTN_HIT_KEY);
   g_assert_cmpint (hit.key, ==, 2);
   const AttnTokenSlot *q1 = &lay->bottom[1];
-  g_assert_true (attn_alignment_layout_hit (
-      lay, q1->box.x + 0.5 * q1->box.width, q1->box.y + 0.5 * q1->box.height,
-      &hit));
+  g_assert_true (
+      attn_alignment_layout_hit (lay, q1->box.x + 0.5 * q1->box.width,
+                                 q1->box.y + 0.5 * q1->box.height, &hit));
   g_assert_cmpint (hit.kind, ==, ATTN_HIT_QUERY);
   g_assert_cmpint (hit.query, ==, 1);
   g_assert_cmpfloat (q1->y, ==, lay->band_bottom);
@@ -276,8 +278,7 @@ test_alignment_selection (void)
   attn_alignment_render_layout (cr, lay, style);
   cairo_destroy (cr);
   /* The strongest link of the whole block, (q0, k0), is gone. */
-  AttnAlignmentLink other = { .row = 0, .col = 0, .weight = 0.95f,
-                              .t = 0.95 };
+  AttnAlignmentLink other = { .row = 0, .col = 0, .weight = 0.95f, .t = 0.95 };
   double x, y;
   attn_alignment_link_midpoint (lay, &other, &x, &y);
   assert_px_near ("unselected strongest band", pixel_at (s, x, y),
@@ -373,7 +374,7 @@ heads_trace (void)
   attn_trace_set_text (t, ATTN_SIDE_SOURCE, "abcd");
   for (int i = 0; i < 4; i++)
     {
-      char s[2] = { (char) ('a' + i), 0 };
+      char s[2] = { (char)('a' + i), 0 };
       attn_trace_add_token (t, ATTN_SIDE_SOURCE, s, 3 + i, i, i + 1, FALSE);
     }
   AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_ENCODER_SELF, 0, 2, 4, 4);
@@ -469,12 +470,10 @@ test_head_view_lines (gconstpointer data)
       assert_px_near ("swatch", pixel_at (s, r->x + 2.5, r->y + 2.5),
                       px_of_rgba (&c), BLEND_TOL);
       g_assert_cmpint (attn_head_view_layout_swatch_at (
-                           both, r->x + 0.5 * r->width,
-                           r->y + 0.5 * r->height),
+                           both, r->x + 0.5 * r->width, r->y + 0.5 * r->height),
                        ==, h);
     }
-  g_assert_cmpint (attn_head_view_layout_swatch_at (both, 1.0, 499.0), ==,
-                   -1);
+  g_assert_cmpint (attn_head_view_layout_swatch_at (both, 1.0, 499.0), ==, -1);
   cairo_surface_destroy (s);
 }
 
@@ -504,24 +503,24 @@ test_head_view_select (void)
                   px_of_rgba (&style->background), 0);
   along (&lay->left[2], &lay->right[3], 0.5, &x, &y);
   AttnRgba c1 = attn_head_color (1, style);
-  assert_px_near ("selected query's line", pixel_at (s, x, y),
-                  px_of_rgba (&c1), BLEND_TOL);
+  assert_px_near ("selected query's line", pixel_at (s, x, y), px_of_rgba (&c1),
+                  BLEND_TOL);
   cairo_surface_destroy (s);
 
   /* Hits: the slots give trace indices. */
   AttnHit hit;
   const AttnTokenSlot *q = &lay->left[1], *k = &lay->right[3];
-  g_assert_true (attn_head_view_layout_hit (
-      lay, q->box.x + 0.5 * q->box.width, q->y, &hit));
+  g_assert_true (attn_head_view_layout_hit (lay, q->box.x + 0.5 * q->box.width,
+                                            q->y, &hit));
   g_assert_cmpint (hit.kind, ==, ATTN_HIT_QUERY);
   g_assert_cmpint (hit.query, ==, 1);
-  g_assert_true (attn_head_view_layout_hit (
-      lay, k->box.x + 0.5 * k->box.width, k->y, &hit));
+  g_assert_true (attn_head_view_layout_hit (lay, k->box.x + 0.5 * k->box.width,
+                                            k->y, &hit));
   g_assert_cmpint (hit.kind, ==, ATTN_HIT_KEY);
   g_assert_cmpint (hit.key, ==, 3);
-  g_assert_true (attn_view_hit_test (ATTN_VIEW_HEADS, t, &sel, style, 600,
-                                     500, k->box.x + 0.5 * k->box.width,
-                                     k->y, &hit));
+  g_assert_true (attn_view_hit_test (ATTN_VIEW_HEADS, t, &sel, style, 600, 500,
+                                     k->box.x + 0.5 * k->box.width, k->y,
+                                     &hit));
   g_assert_cmpint (hit.key, ==, 3);
 }
 
@@ -529,7 +528,7 @@ test_head_view_select (void)
 static double
 px_euclid (Px a, Px b)
 {
-  return sqrt ((double) (a.r - b.r) * (a.r - b.r) + (a.g - b.g) * (a.g - b.g)
+  return sqrt ((double)(a.r - b.r) * (a.r - b.r) + (a.g - b.g) * (a.g - b.g)
                + (a.b - b.b) * (a.b - b.b));
 }
 
@@ -595,9 +594,9 @@ test_model_view_thumbnails (gconstpointer data)
   for (int r = 0; r < lay->n_rows; r++)
     for (int h = 0; h < lay->n_heads; h++)
       {
-        const AttnBlock *b = attn_trace_lookup_block (t, ATTN_KIND_CROSS,
-                                                      lay->layers[r]);
-        const float *w = b->weights + (gsize) h * tq * tk; /* (Tq, Tk) */
+        const AttnBlock *b
+            = attn_trace_lookup_block (t, ATTN_KIND_CROSS, lay->layers[r]);
+        const float *w = b->weights + (gsize)h * tq * tk; /* (Tq, Tk) */
         cairo_rectangle_t rect;
         attn_model_view_layout_thumbnail (lay, r, h, &rect);
         /* The top-left cell is weight (0, 0) of that head; the
@@ -606,12 +605,12 @@ test_model_view_thumbnails (gconstpointer data)
         Px br = pixel_at (s, rect.x + rect.width - 0.5 * pw,
                           rect.y + rect.height - 0.5 * ph);
         assert_px_near ("top-left cell", tl,
-                        px_of_argb32 (attn_colormap_get_argb32 (
-                            style->colormap, w[0], FALSE)),
+                        px_of_argb32 (attn_colormap_get_argb32 (style->colormap,
+                                                                w[0], FALSE)),
                         0);
         assert_px_near ("bottom-right cell", br,
                         px_of_argb32 (attn_colormap_get_argb32 (
-                            style->colormap, w[(gsize) tq * tk - 1], FALSE)),
+                            style->colormap, w[(gsize)tq * tk - 1], FALSE)),
                         0);
 
         /* The centre hits (layer, head) and the cell under it. */
@@ -621,13 +620,13 @@ test_model_view_thumbnails (gconstpointer data)
         g_assert_cmpint (hit.kind, ==, ATTN_HIT_THUMBNAIL);
         g_assert_cmpint (hit.layer, ==, lay->layers[r]);
         g_assert_cmpint (hit.head, ==, h);
-        int qi = (int) ((cy - rect.y) / ph), ki = (int) ((cx - rect.x) / pw);
+        int qi = (int)((cy - rect.y) / ph), ki = (int)((cx - rect.x) / pw);
         g_assert_cmpint (hit.query, ==, qi);
         g_assert_cmpint (hit.key, ==, ki);
-        g_assert_cmpfloat (hit.weight, ==, w[(gsize) qi * tk + ki]);
+        g_assert_cmpfloat (hit.weight, ==, w[(gsize)qi * tk + ki]);
         /* So does the generic dispatch. */
-        g_assert_true (attn_view_hit_test (ATTN_VIEW_MODEL, t, &sel, style,
-                                           800, 500, cx, cy, &hit));
+        g_assert_true (attn_view_hit_test (ATTN_VIEW_MODEL, t, &sel, style, 800,
+                                           500, cx, cy, &hit));
         g_assert_cmpint (hit.layer, ==, lay->layers[r]);
         g_assert_cmpint (hit.head, ==, h);
       }
@@ -637,16 +636,17 @@ test_model_view_thumbnails (gconstpointer data)
   g_assert_cmpint (lay->selected_row, ==, 1);
   cairo_rectangle_t rect;
   attn_model_view_layout_thumbnail (lay, 1, 2, &rect);
-  assert_px_near ("outline", pixel_at (s, rect.x + 0.5 * rect.width,
-                                       rect.y - 0.5 * lay->highlight_width),
+  assert_px_near ("outline",
+                  pixel_at (s, rect.x + 0.5 * rect.width,
+                            rect.y - 0.5 * lay->highlight_width),
                   px_of_rgba (&style->accent), FILL_TOL);
   /* The gap between thumbnails is background and hits nothing. */
   g_assert_cmpfloat (lay->gap, >=, 2.0);
   attn_model_view_layout_thumbnail (lay, 0, 0, &rect);
   double gx = rect.x + rect.width + 0.5 * lay->gap;
   double gy = rect.y + 0.5 * rect.height;
-  assert_px_near ("gap", pixel_at (s, gx, gy),
-                  px_of_rgba (&style->background), 0);
+  assert_px_near ("gap", pixel_at (s, gx, gy), px_of_rgba (&style->background),
+                  0);
   AttnHit hit;
   g_assert_false (attn_model_view_layout_hit (lay, gx, gy, &hit));
   g_assert_cmpint (hit.kind, ==, ATTN_HIT_NONE);
@@ -665,8 +665,8 @@ test_model_view_cache (void)
   g_autoptr (AttnThumbnailCache) cache = attn_thumbnail_cache_new ();
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1,
-                                               &error));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 1);
   cairo_surface_t *img = attn_thumbnail_cache_get (cache, 1, 3);
@@ -680,53 +680,58 @@ test_model_view_cache (void)
   sel.layer = 1;
   sel.head = 3;
   style->accent = style->foreground;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 1);
   g_assert_true (attn_thumbnail_cache_get (cache, 1, 3) == img);
 
   cairo_surface_t *one = surface_new (640, 480);
   cairo_surface_t *two = surface_new (640, 480);
   cairo_t *cr = cairo_create (one);
-  g_assert_true (attn_model_view_render_cached (cr, cache, t, &sel, style,
-                                                640, 480, NULL));
+  g_assert_true (attn_model_view_render_cached (cr, cache, t, &sel, style, 640,
+                                                480, NULL));
   cairo_destroy (cr);
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 1);
   cr = cairo_create (two);
-  g_assert_true (attn_view_render (ATTN_VIEW_MODEL, cr, t, &sel, style, 640,
-                                   480, NULL));
+  g_assert_true (
+      attn_view_render (ATTN_VIEW_MODEL, cr, t, &sel, style, 640, 480, NULL));
   cairo_destroy (cr);
   cairo_surface_flush (one);
   cairo_surface_flush (two);
   g_assert_cmpint (memcmp (cairo_image_surface_get_data (one),
                            cairo_image_surface_get_data (two),
-                           (gsize) cairo_image_surface_get_stride (one) * 480),
+                           (gsize)cairo_image_surface_get_stride (one) * 480),
                    ==, 0);
   cairo_surface_destroy (one);
   cairo_surface_destroy (two);
 
   /* What the images depend on: colour map, scale, hiding, kind. */
   style->colormap = ATTN_COLORMAP_MAGMA;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 2);
   style->scale = ATTN_SCALE_MAX;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 3);
   sel.hide_special = TRUE;
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 4);
   /* One key column fewer: </s> is hidden. */
-  g_assert_cmpint (cairo_image_surface_get_width (
-                       attn_thumbnail_cache_get (cache, 0, 0)),
-                   ==, b->n_keys - 1);
+  g_assert_cmpint (
+      cairo_image_surface_get_width (attn_thumbnail_cache_get (cache, 0, 0)),
+      ==, b->n_keys - 1);
   attn_thumbnail_cache_clear (cache);
-  g_assert_true (attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
+  g_assert_true (
+      attn_thumbnail_cache_update (cache, t, &sel, style, 1, 1, NULL));
   g_assert_cmpuint (attn_thumbnail_cache_get_n_builds (cache), ==, 5);
 
   /* A kind the trace lacks. */
   g_autoptr (AttnTrace) gpt = load_trace ("views-gpt.json");
   attn_selection_init (&sel, ATTN_KIND_CROSS);
-  g_assert_false (attn_thumbnail_cache_update (cache, gpt, &sel, style, 1, 1,
-                                               &error));
+  g_assert_false (
+      attn_thumbnail_cache_update (cache, gpt, &sel, style, 1, 1, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "cross"));
 }
@@ -751,7 +756,7 @@ test_model_view_pooling (void)
     attn_trace_add_token (t, ATTN_SIDE_TARGET, "a", 0, i, i + 1, FALSE);
   AttnBlock *b = attn_trace_add_block (t, ATTN_KIND_DECODER_SELF, 0, 1, n, n);
   for (int q = 0; q < n; q++)
-    b->weights[(gsize) q * n + (q % 2 == 1 ? q : (q + n / 2) % n)] = 1.0f;
+    b->weights[(gsize)q * n + (q % 2 == 1 ? q : (q + n / 2) % n)] = 1.0f;
   g_assert_true (attn_trace_validate (t, NULL));
 
   g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
@@ -765,30 +770,29 @@ test_model_view_pooling (void)
   cairo_t *cr = cairo_create (s);
   int pr, pc;
   attn_model_view_layout_pools (lay, cr, &pr, &pc);
-  g_assert_cmpint (pr, ==, (int) ceil (n / floor (lay->cell_height)));
-  g_assert_cmpint (pc, ==, (int) ceil (n / floor (lay->cell_width)));
+  g_assert_cmpint (pr, ==, (int)ceil (n / floor (lay->cell_height)));
+  g_assert_cmpint (pc, ==, (int)ceil (n / floor (lay->cell_width)));
   g_assert_cmpint (pr, >=, 2);
   g_autoptr (AttnThumbnailCache) cache = attn_thumbnail_cache_new ();
   attn_model_view_render_layout (cr, lay, cache, style);
   cairo_destroy (cr);
   cairo_surface_t *img = attn_thumbnail_cache_get (cache, 0, 0);
   g_assert_cmpint (cairo_image_surface_get_width (img), ==, (n + pc - 1) / pc);
-  g_assert_cmpint (cairo_image_surface_get_height (img), ==,
-                   (n + pr - 1) / pr);
+  g_assert_cmpint (cairo_image_surface_get_height (img), ==, (n + pr - 1) / pr);
 
   cairo_rectangle_t rect;
   attn_model_view_layout_thumbnail (lay, 0, 0, &rect);
-  Px top = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 1.0,
-                                                   FALSE));
-  Px bottom = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 0.0,
-                                                      FALSE));
+  Px top
+      = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 1.0, FALSE));
+  Px bottom
+      = px_of_argb32 (attn_colormap_get_argb32 (style->colormap, 0.0, FALSE));
   /* Sampled at each device pixel row's centre: the diagonal pixel is the
    * top colour, a pixel well off the diagonal the bottom colour. */
-  for (int py = (int) ceil (rect.y); py + 1 <= rect.y + rect.height; py++)
+  for (int py = (int)ceil (rect.y); py + 1 <= rect.y + rect.height; py++)
     {
       double fy = (py + 0.5 - rect.y) / rect.height; /* in [0, 1) */
       double x = rect.x + fy * rect.width;
-      int q = (int) (fy * n);
+      int q = (int)(fy * n);
       Px on = pixel_at (s, x, py + 0.5);
       if (px_distance (on, top) > 0)
         g_error ("diagonal at device row %d (query %d): (%d, %d, %d)", py, q,
@@ -808,7 +812,7 @@ mean_weight (const AttnBlock *b, int q, int k)
 {
   double sum = 0.0;
   for (int h = 0; h < b->n_heads; h++)
-    sum += b->weights[((gsize) h * b->n_queries + q) * b->n_keys + k];
+    sum += b->weights[((gsize)h * b->n_queries + q) * b->n_keys + k];
   return sum / b->n_heads;
 }
 
@@ -828,7 +832,7 @@ bar_length (cairo_surface_t *s, const AttnStepBar *bar, Px color, Px bg)
   double full = ch == 0 ? dr : ch == 1 ? dg : db;
   g_assert_cmpfloat (fabs (full), >=, 40.0);
   double len = 0.0;
-  for (int x = (int) ceil (bar->bar.x); x < cairo_image_surface_get_width (s);
+  for (int x = (int)ceil (bar->bar.x); x < cairo_image_surface_get_width (s);
        x++)
     {
       Px p = pixel_at (s, x + 0.5, y);
@@ -841,7 +845,8 @@ bar_length (cairo_surface_t *s, const AttnStepBar *bar, Px color, Px bg)
   return len;
 }
 
-typedef struct {
+typedef struct
+{
   const char *name;
   const char *trace;
   int step;
@@ -867,8 +872,7 @@ test_step_view (gconstpointer data)
   g_autoptr (AttnStepViewLayout) lay
       = attn_step_view_layout_new (t, &sel, style, 800, 500, &error);
   g_assert_no_error (error);
-  const AttnBlock *b = attn_trace_lookup_block (t, c->kind,
-                                                t->n_layers - 1);
+  const AttnBlock *b = attn_trace_lookup_block (t, c->kind, t->n_layers - 1);
   g_assert_cmpint (lay->kind, ==, c->kind);
   g_assert_cmpint (lay->layer, ==, t->n_layers - 1);
   /* Cross: every source token; decoder-only: the prefix 0..step. */
@@ -911,10 +915,9 @@ test_step_view (gconstpointer data)
       g_assert_cmpint (bar->emitted, ==, is_emitted);
       emitted += is_emitted;
       Px color = px_of_rgba (is_emitted ? &style->accent : &style->muted);
-      double got = bar_length (s, bar, color,
-                               px_of_rgba (&style->background));
-      double want = bar->bar.x + step->top[i].prob * lay->bar_full
-                    - ceil (bar->bar.x);
+      double got = bar_length (s, bar, color, px_of_rgba (&style->background));
+      double want
+          = bar->bar.x + step->top[i].prob * lay->bar_full - ceil (bar->bar.x);
       if (fabs (got - want) > BAR_TOL)
         g_error ("bar %d: %.2f pixels long, want %.2f (p = %g)", i, got, want,
                  step->top[i].prob);
@@ -974,8 +977,7 @@ test_step_view_hidden (void)
     {
       g_assert_cmpint (lay->keys[i].token, ==, m->col_token[i]);
       g_assert_cmpfloat_with_epsilon (lay->weights[i],
-                                      m->w[(gsize) row * m->n_cols + i],
-                                      1e-6);
+                                      m->w[(gsize)row * m->n_cols + i], 1e-6);
       sum += lay->weights[i];
     }
   g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
@@ -989,35 +991,31 @@ test_step_view_errors (void)
   AttnSelection sel;
   g_autoptr (GError) error = NULL;
 
-  attn_step_view_selection_init (&sel, (int) t->steps->len);
-  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300,
-                                            &error));
+  attn_step_view_selection_init (&sel, (int)t->steps->len);
+  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
-  g_autofree char *range = g_strdup_printf ("steps 0–%u",
-                                            t->steps->len - 1);
+  g_autofree char *range = g_strdup_printf ("steps 0–%u", t->steps->len - 1);
   g_assert_nonnull (strstr (error->message, range));
   g_clear_error (&error);
 
   attn_step_view_selection_init (&sel, 0);
   sel.layer = t->n_layers;
-  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300,
-                                            &error));
+  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "valid layers are 0–1"));
   g_clear_error (&error);
 
   sel.layer = -1;
   sel.head = 4;
-  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300,
-                                            &error));
+  g_assert_null (attn_step_view_layout_new (t, &sel, style, 400, 300, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
   /* A trace without steps. */
   g_autoptr (AttnTrace) bare = align_trace ();
   sel.head = ATTN_HEADS_MEAN;
-  g_assert_null (attn_step_view_layout_new (bare, &sel, style, 400, 300,
-                                            &error));
+  g_assert_null (
+      attn_step_view_layout_new (bare, &sel, style, 400, 300, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "no decoding steps"));
 }
@@ -1025,7 +1023,7 @@ test_step_view_errors (void)
 static int
 compare_float_desc (const void *a, const void *b)
 {
-  float x = *(const float *) a, y = *(const float *) b;
+  float x = *(const float *)a, y = *(const float *)b;
   return (x < y) - (x > y);
 }
 
@@ -1038,7 +1036,7 @@ long_trace (int n)
                                  ATTN_MECHANISM_SCALED_DOT_PRODUCT, 1, 2);
   g_autoptr (GString) text = g_string_new (NULL);
   for (int i = 0; i < n; i++)
-    g_string_append_c (text, (char) ('a' + i % 26));
+    g_string_append_c (text, (char)('a' + i % 26));
   attn_trace_set_text (t, ATTN_SIDE_TARGET, text->str);
   for (int i = 0; i < n; i++)
     {
@@ -1049,13 +1047,12 @@ long_trace (int n)
   for (int h = 0; h < 2; h++)
     for (int q = 0; q < n; q++)
       {
-        float *row = b->weights + ((gsize) h * n + q) * n; /* (Tk) */
+        float *row = b->weights + ((gsize)h * n + q) * n; /* (Tk) */
         double sum = 0.0;
         for (int k = 0; k <= q; k++)
-          sum += row[k] = (float) exp (0.01 * (k + 1) * (h + 1)
-                                       + 1e-4 * q);
+          sum += row[k] = (float)exp (0.01 * (k + 1) * (h + 1) + 1e-4 * q);
         for (int k = 0; k <= q; k++)
-          row[k] = (float) (row[k] / sum);
+          row[k] = (float)(row[k] / sum);
       }
   return t;
 }
@@ -1080,11 +1077,10 @@ test_links_cap (void)
   /* The kept ones are the strongest: the weakest kept is the 2000th
    * largest weight of the head. */
   const AttnBlock *b = attn_trace_lookup_block (t, ATTN_KIND_DECODER_SELF, 0);
-  g_autofree float *sorted = g_new (float, (gsize) n * n);
-  memcpy (sorted, b->weights + (gsize) n * n, sizeof (float) * n * n);
-  qsort (sorted, (gsize) n * n, sizeof (float), compare_float_desc);
-  g_assert_cmpfloat (al->links[0].weight, ==,
-                     sorted[ATTN_VIEW_MAX_LINKS - 1]);
+  g_autofree float *sorted = g_new (float, (gsize)n *n);
+  memcpy (sorted, b->weights + (gsize)n * n, sizeof (float) * n * n);
+  qsort (sorted, (gsize)n * n, sizeof (float), compare_float_desc);
+  g_assert_cmpfloat (al->links[0].weight, ==, sorted[ATTN_VIEW_MAX_LINKS - 1]);
   g_assert_cmpfloat (al->links[al->n_links - 1].weight, ==, sorted[0]);
 
   sel.head_subset = 0;
@@ -1097,9 +1093,9 @@ test_links_cap (void)
     g_assert_cmpfloat (hv->lines[i - 1].weight, <=, hv->lines[i].weight);
   /* Both heads' weights together: the weakest kept is the 2000th
    * largest of all. */
-  g_autofree float *all = g_new (float, (gsize) 2 * n * n);
+  g_autofree float *all = g_new (float, (gsize)2 * n * n);
   memcpy (all, b->weights, sizeof (float) * 2 * n * n);
-  qsort (all, (gsize) 2 * n * n, sizeof (float), compare_float_desc);
+  qsort (all, (gsize)2 * n * n, sizeof (float), compare_float_desc);
   g_assert_cmpfloat (hv->lines[0].weight, ==, all[ATTN_VIEW_MAX_LINKS - 1]);
 
   /* A selected token has far fewer links: all drawn, no note. */
@@ -1124,7 +1120,7 @@ test_views_sizes (void)
   static const int sizes[][2] = { { 40, 30 }, { 320, 240 }, { 1600, 1200 } };
   for (int theme = 0; theme < 3; theme++)
     {
-      g_autoptr (AttnRenderStyle) style = style_new ((AttnTheme) theme);
+      g_autoptr (AttnRenderStyle) style = style_new ((AttnTheme)theme);
       for (guint v = 0; v < G_N_ELEMENTS (views); v++)
         for (guint z = 0; z < G_N_ELEMENTS (sizes); z++)
           {
@@ -1136,8 +1132,8 @@ test_views_sizes (void)
             cairo_surface_t *s = surface_new (w, h);
             cairo_t *cr = cairo_create (s);
             g_autoptr (GError) error = NULL;
-            gboolean ok = attn_view_render (views[v], cr, t, &sel, style, w,
-                                            h, &error);
+            gboolean ok
+                = attn_view_render (views[v], cr, t, &sel, style, w, h, &error);
             g_assert_no_error (error);
             g_assert_true (ok);
             cairo_destroy (cr);
@@ -1148,17 +1144,16 @@ test_views_sizes (void)
               for (int x = w / 24; x < w; x += w / 12)
                 {
                   AttnHit hit;
-                  if (!attn_view_hit_test (views[v], t, &sel, style, w, h, x,
-                                           y, &hit))
+                  if (!attn_view_hit_test (views[v], t, &sel, style, w, h, x, y,
+                                           &hit))
                     {
                       g_assert_cmpint (hit.kind, ==, ATTN_HIT_NONE);
                       continue;
                     }
-                  g_assert_cmpint (hit.query, <,
-                                   (int) t->target_tokens->len);
-                  g_assert_cmpint (hit.key, <,
-                                   (int) MAX (t->source_tokens->len,
-                                              t->target_tokens->len));
+                  g_assert_cmpint (hit.query, <, (int)t->target_tokens->len);
+                  g_assert_cmpint (
+                      hit.key, <,
+                      (int)MAX (t->source_tokens->len, t->target_tokens->len));
                 }
           }
     }
@@ -1168,7 +1163,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  static const struct {
+  static const struct
+  {
     const char *name;
     AttnTheme theme;
   } themes[] = { { "light", ATTN_THEME_LIGHT },
@@ -1180,21 +1176,20 @@ main (int argc, char **argv)
           "/attn/views/alignment/strongest-band/%s", themes[i].name);
       g_test_add_data_func (a, GINT_TO_POINTER (themes[i].theme),
                             test_alignment_strongest_band);
-      g_autofree char *d = g_strdup_printf ("/attn/views/alignment/dates/%s",
-                                            themes[i].name);
+      g_autofree char *d
+          = g_strdup_printf ("/attn/views/alignment/dates/%s", themes[i].name);
       g_test_add_data_func (d, GINT_TO_POINTER (themes[i].theme),
                             test_alignment_dates);
-      g_autofree char *h = g_strdup_printf ("/attn/views/heads/lines/%s",
-                                            themes[i].name);
+      g_autofree char *h
+          = g_strdup_printf ("/attn/views/heads/lines/%s", themes[i].name);
       g_test_add_data_func (h, GINT_TO_POINTER (themes[i].theme),
                             test_head_view_lines);
-      g_autofree char *m = g_strdup_printf (
-          "/attn/views/model/thumbnails/%s", themes[i].name);
+      g_autofree char *m
+          = g_strdup_printf ("/attn/views/model/thumbnails/%s", themes[i].name);
       g_test_add_data_func (m, GINT_TO_POINTER (themes[i].theme),
                             test_model_view_thumbnails);
     }
-  g_test_add_func ("/attn/views/alignment/selection",
-                   test_alignment_selection);
+  g_test_add_func ("/attn/views/alignment/selection", test_alignment_selection);
   g_test_add_func ("/attn/views/alignment/errors", test_alignment_errors);
   g_test_add_func ("/attn/views/heads/select", test_head_view_select);
   g_test_add_func ("/attn/views/heads/palette", test_head_palette);
@@ -1203,8 +1198,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/views/model/pooling", test_model_view_pooling);
   for (guint i = 0; i < G_N_ELEMENTS (step_cases); i++)
     {
-      g_autofree char *p = g_strdup_printf ("/attn/views/step/%s",
-                                            step_cases[i].name);
+      g_autofree char *p
+          = g_strdup_printf ("/attn/views/step/%s", step_cases[i].name);
       g_test_add_data_func (p, &step_cases[i], test_step_view);
     }
   g_test_add_func ("/attn/views/step/hidden", test_step_view_hidden);

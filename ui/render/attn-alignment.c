@@ -89,8 +89,8 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       = attn_trace_lookup_block (trace, sel->kind, sel->layer)->n_heads;
   lay->context = attn_text_context_new ();
   lay->label_scale = LABEL_SCALE;
-  lay->title = attn_text_block_title (sel->kind, sel->layer, sel->head,
-                                      lay->n_heads);
+  lay->title
+      = attn_text_block_title (sel->kind, sel->layer, sel->head, lay->n_heads);
   int nr = matrix->n_rows, nc = matrix->n_cols;
 
   /* The links: above the threshold, and only the selected token's when a
@@ -98,11 +98,11 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   lay->selected_row = find_index (matrix->row_token, nr, sel->selected_query);
   lay->selected_col = find_index (matrix->col_token, nc, sel->selected_key);
   gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
-  lay->links = g_new (AttnAlignmentLink, (gsize) nr * nc);
+  lay->links = g_new (AttnAlignmentLink, (gsize)nr * nc);
   for (int r = 0; r < nr; r++)
     for (int c = 0; c < nc; c++)
       {
-        float w = matrix->w[(gsize) r * nc + c];
+        float w = matrix->w[(gsize)r * nc + c];
         if (!(w > 0.0f) || w < style->threshold)
           continue;
         if (any_selected && r != lay->selected_row && c != lay->selected_col)
@@ -111,7 +111,7 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
         if (!(t > 0.0))
           continue;
         lay->links[lay->n_links++]
-            = (AttnAlignmentLink) { .row = r, .col = c, .weight = w, .t = t };
+            = (AttnAlignmentLink){ .row = r, .col = c, .weight = w, .t = t };
       }
   qsort (lay->links, lay->n_links, sizeof *lay->links, link_compare);
   lay->n_links_total = lay->n_links;
@@ -129,10 +129,10 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   PangoContext *ctx = lay->context;
   AttnSide qside = attn_kind_query_side (sel->kind);
   AttnSide kside = attn_kind_key_side (sel->kind);
-  lay->top_text = attn_view_util_token_texts (trace, kside, matrix->col_token, nc,
-                               &lay->top_special);
-  lay->bottom_text = attn_view_util_token_texts (trace, qside, matrix->row_token, nr,
-                                  &lay->bottom_special);
+  lay->top_text = attn_view_util_token_texts (trace, kside, matrix->col_token,
+                                              nc, &lay->top_special);
+  lay->bottom_text = attn_view_util_token_texts (
+      trace, qside, matrix->row_token, nr, &lay->bottom_special);
   double fs = style->font_size > 0.0 ? style->font_size : 12.0;
   double title_h, note_h = 0.0, lh;
   attn_view_util_text_size (ctx, style, TITLE_SCALE, TRUE, lay->title, NULL,
@@ -150,8 +150,7 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       attn_view_util_rect_set (&lay->title_rect, x0, y0, x1 - x0, title_h);
       y0 += title_h + 0.6 * fs;
     }
-  if (lay->note != NULL && y1 - y0 >= note_h + 8.0 * lh
-      && x1 - x0 >= 12.0 * lh)
+  if (lay->note != NULL && y1 - y0 >= note_h + 8.0 * lh && x1 - x0 >= 12.0 * lh)
     {
       lay->show_note = TRUE;
       attn_view_util_rect_set (&lay->note_rect, x0, y1 - note_h, x1 - x0,
@@ -164,7 +163,8 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   double gap = 0.4 * fs;
   double widest = MAX (
       attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE, lay->top_text, nc),
-      attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE, lay->bottom_text, nr));
+      attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE, lay->bottom_text,
+                             nr));
   double top_pitch = (x1 - x0) / nc, bottom_pitch = (x1 - x0) / nr;
   double narrowest = MIN (top_pitch, bottom_pitch);
   lay->labels_rotated = widest + gap > narrowest;
@@ -175,8 +175,7 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       lay->label_max_width
           = MIN (widest, MIN (LABEL_MAX_EMS * fs, 0.3 * (y1 - y0)));
       row_h = lay->label_max_width;
-      lay->top_label_step
-          = attn_text_label_step (top_pitch, lh, 0.15 * lh);
+      lay->top_label_step = attn_text_label_step (top_pitch, lh, 0.15 * lh);
       lay->bottom_label_step
           = attn_text_label_step (bottom_pitch, lh, 0.15 * lh);
     }
@@ -194,12 +193,10 @@ attn_alignment_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   lay->band_top = y0 + row_h + label_gap;
   lay->band_bottom = y1 - row_h - label_gap;
   lay->top = slots_across (matrix->col_token, nc, x0, x1, y0, row_h,
-                           lay->band_top, lay->top_label_step,
-                           &lay->top_pitch);
-  lay->bottom = slots_across (matrix->row_token, nr, x0, x1,
-                              lay->band_bottom + label_gap, row_h,
-                              lay->band_bottom, lay->bottom_label_step,
-                              &lay->bottom_pitch);
+                           lay->band_top, lay->top_label_step, &lay->top_pitch);
+  lay->bottom = slots_across (
+      matrix->row_token, nr, x0, x1, lay->band_bottom + label_gap, row_h,
+      lay->band_bottom, lay->bottom_label_step, &lay->bottom_pitch);
 
   return g_steal_pointer (&lay);
 }
@@ -261,8 +258,8 @@ attn_alignment_link_midpoint (const AttnAlignmentLayout *lay,
 }
 
 gboolean
-attn_alignment_layout_hit (const AttnAlignmentLayout *lay, double x,
-                           double y, AttnHit *hit)
+attn_alignment_layout_hit (const AttnAlignmentLayout *lay, double x, double y,
+                           AttnHit *hit)
 {
   attn_check (lay != NULL && hit != NULL);
   attn_view_util_hit_clear (hit);
@@ -287,8 +284,7 @@ attn_alignment_layout_hit (const AttnAlignmentLayout *lay, double x,
     return FALSE;
 
   /* The topmost band under the point, tested on the band's own outline. */
-  cairo_surface_t *scratch = cairo_image_surface_create (CAIRO_FORMAT_A8, 1,
-                                                         1);
+  cairo_surface_t *scratch = cairo_image_surface_create (CAIRO_FORMAT_A8, 1, 1);
   cairo_t *cr = cairo_create (scratch);
   gboolean found = FALSE;
   for (int i = lay->n_links - 1; i >= 0 && !found; i--)
@@ -338,8 +334,8 @@ draw_row_labels (cairo_t *cr, const AttnAlignmentLayout *lay,
                                             : &style->foreground;
       double y = top ? slots[i].box.y + slots[i].box.height : slots[i].box.y;
       if (lay->labels_rotated)
-        attn_text_draw (cr, label, slots[i].x, y, -G_PI / 2.0,
-                        top ? 0.0 : 1.0, 0.5, color);
+        attn_text_draw (cr, label, slots[i].x, y, -G_PI / 2.0, top ? 0.0 : 1.0,
+                        0.5, color);
       else
         attn_text_draw (cr, label, slots[i].x, y, 0.0, 0.5, top ? 1.0 : 0.0,
                         color);
@@ -355,8 +351,8 @@ draw_anchor_mark (cairo_t *cr, const AttnTokenSlot *slot, double pitch,
   double w = MAX (BAND_MAX_SHARE * pitch, 2.0 * thick);
   cairo_rectangle (cr, slot->x - 0.5 * w, top ? slot->y - thick : slot->y, w,
                    thick);
-  cairo_set_source_rgba (cr, style->accent.r, style->accent.g,
-                         style->accent.b, style->accent.a);
+  cairo_set_source_rgba (cr, style->accent.r, style->accent.g, style->accent.b,
+                         style->accent.a);
   cairo_fill (cr);
 }
 
@@ -369,8 +365,8 @@ attn_alignment_render_layout (cairo_t *cr, const AttnAlignmentLayout *lay,
   attn_text_context_update (lay->context, cr);
   attn_view_util_fill_background (cr, style, lay->width, lay->height);
 
-  AttnRgba ink = lay->head >= 0 ? attn_head_color (lay->head, style)
-                                : style->foreground;
+  AttnRgba ink
+      = lay->head >= 0 ? attn_head_color (lay->head, style) : style->foreground;
   cairo_set_tolerance (cr, 0.5);
   for (int i = 0; i < lay->n_links; i++)
     {
@@ -399,8 +395,8 @@ attn_alignment_render_layout (cairo_t *cr, const AttnAlignmentLayout *lay,
       g_autoptr (PangoLayout) title = attn_text_layout_new (
           lay->context, style, TITLE_SCALE, TRUE, lay->title);
       attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0,
-                      0.0, 0.0, &style->foreground);
+      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
+                      0.0, &style->foreground);
     }
   if (lay->show_note)
     {

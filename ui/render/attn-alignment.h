@@ -24,14 +24,16 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  int row, col;  /* of the layout's matrix: the query and the key slot */
+typedef struct
+{
+  int row, col; /* of the layout's matrix: the query and the key slot */
   float weight;
-  double t;      /* position on the style's scale: the band's opacity */
+  double t; /* position on the style's scale: the band's opacity */
 } AttnAlignmentLink;
 
 /* Geometry in user units within (0, 0, width, height). */
-typedef struct {
+typedef struct
+{
   double width, height;
   AttnViewMatrix *matrix; /* owned: rows = queries (bottom), columns = keys
                            * (top) */
@@ -70,9 +72,9 @@ typedef struct {
 
   /* < private > */
   PangoContext *context;
-  char **top_text;      /* (n_cols) display texts */
-  char **bottom_text;   /* (n_rows) */
-  gboolean *top_special; /* (n_cols) drawn muted */
+  char **top_text;          /* (n_cols) display texts */
+  char **bottom_text;       /* (n_rows) */
+  gboolean *top_special;    /* (n_cols) drawn muted */
   gboolean *bottom_special; /* (n_rows) */
 } AttnAlignmentLayout;
 
@@ -98,8 +100,8 @@ void attn_alignment_link_midpoint (const AttnAlignmentLayout *layout,
 /* What (x, y) hits: a key (top row) or query (bottom row) slot, the
  * strongest band under the point (ATTN_HIT_CELL with query, key and
  * weight), or nothing. Indices are trace token indices. */
-gboolean attn_alignment_layout_hit (const AttnAlignmentLayout *layout,
-                                    double x, double y, AttnHit *hit);
+gboolean attn_alignment_layout_hit (const AttnAlignmentLayout *layout, double x,
+                                    double y, AttnHit *hit);
 
 /* Draws the layout; style must be the one it was made with, except for
  * colours. */
@@ -119,7 +121,6 @@ gboolean attn_alignment_hit_test (const AttnTrace *trace,
                                   double height, double x, double y,
                                   AttnHit *hit);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnAlignmentLayout,
-                               attn_alignment_layout_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnAlignmentLayout, attn_alignment_layout_free)
 
 G_END_DECLS

@@ -44,9 +44,8 @@ attn_head_color (int head, const AttnRenderStyle *style)
   double lum = 0.2126 * bg->r + 0.7152 * bg->g + 0.0722 * bg->b;
   guint32 hex = (lum >= 0.5 ? palette_light_bg
                             : palette_dark_bg)[head % ATTN_HEAD_PALETTE_SIZE];
-  return (AttnRgba) { ((hex >> 16) & 0xff) / 255.0,
-                      ((hex >> 8) & 0xff) / 255.0, (hex & 0xff) / 255.0,
-                      1.0 };
+  return (AttnRgba){ ((hex >> 16) & 0xff) / 255.0, ((hex >> 8) & 0xff) / 255.0,
+                     (hex & 0xff) / 255.0, 1.0 };
 }
 
 static int
@@ -87,8 +86,7 @@ make_title (AttnKind kind, int layer, int n_heads, guint64 shown, int n_shown)
   if (n_shown == 0)
     g_string_append (s, " · no heads shown");
   else if (n_shown == n_heads)
-    g_string_append_printf (s, " · %s", n_heads == 1 ? "1 head"
-                                                     : "all heads");
+    g_string_append_printf (s, " · %s", n_heads == 1 ? "1 head" : "all heads");
   else
     {
       g_string_append (s, n_shown == 1 ? " · head " : " · heads ");
@@ -134,12 +132,11 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
    * always there. */
   AttnSelection one = *sel;
   one.head = 0;
-  g_autoptr (AttnViewMatrix) probe = attn_view_matrix_new (trace, &one,
-                                                           error);
+  g_autoptr (AttnViewMatrix) probe = attn_view_matrix_new (trace, &one, error);
   if (probe == NULL)
     return NULL;
-  const AttnBlock *block = attn_trace_lookup_block (trace, sel->kind,
-                                                    sel->layer);
+  const AttnBlock *block
+      = attn_trace_lookup_block (trace, sel->kind, sel->layer);
 
   g_autoptr (AttnHeadViewLayout) lay = g_new0 (AttnHeadViewLayout, 1);
   lay->width = width;
@@ -178,8 +175,7 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   lay->selected_row = find_index (probe->row_token, nr, sel->selected_query);
   lay->selected_col = find_index (probe->col_token, nc, sel->selected_key);
   gboolean any_selected = lay->selected_row >= 0 || lay->selected_col >= 0;
-  lay->lines = g_new (AttnHeadViewLine,
-                      MAX ((gsize) lay->n_shown * nr * nc, 1));
+  lay->lines = g_new (AttnHeadViewLine, MAX ((gsize)lay->n_shown * nr * nc, 1));
   for (int h = 0; h < block->n_heads; h++)
     {
       const AttnViewMatrix *m = lay->matrices[h];
@@ -188,7 +184,7 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       for (int r = 0; r < nr; r++)
         for (int c = 0; c < nc; c++)
           {
-            float w = m->w[(gsize) r * nc + c];
+            float w = m->w[(gsize)r * nc + c];
             if (!(w > 0.0f) || w < style->threshold)
               continue;
             if (any_selected && r != lay->selected_row
@@ -197,7 +193,7 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
             double t = attn_render_style_map (style, w, m->max);
             if (!(t > 0.0))
               continue;
-            lay->lines[lay->n_lines++] = (AttnHeadViewLine) {
+            lay->lines[lay->n_lines++] = (AttnHeadViewLine){
               .head = h, .row = r, .col = c, .weight = w, .t = t
             };
           }
@@ -211,16 +207,16 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
                ATTN_VIEW_MAX_LINKS * sizeof *lay->lines);
       lay->n_lines = ATTN_VIEW_MAX_LINKS;
     }
-  lay->note = attn_view_util_note_links (
-      attn_view_util_note (sel, renormalised), lay->n_lines,
-      lay->n_lines_total);
+  lay->note
+      = attn_view_util_note_links (attn_view_util_note (sel, renormalised),
+                                   lay->n_lines, lay->n_lines_total);
 
-  lay->left_text = attn_view_util_token_texts (
-      trace, attn_kind_query_side (sel->kind), probe->row_token, nr,
-      &lay->left_special);
-  lay->right_text = attn_view_util_token_texts (
-      trace, attn_kind_key_side (sel->kind), probe->col_token, nc,
-      &lay->right_special);
+  lay->left_text
+      = attn_view_util_token_texts (trace, attn_kind_query_side (sel->kind),
+                                    probe->row_token, nr, &lay->left_special);
+  lay->right_text
+      = attn_view_util_token_texts (trace, attn_kind_key_side (sel->kind),
+                                    probe->col_token, nc, &lay->right_special);
 
   PangoContext *ctx = lay->context;
   double fs = style->font_size > 0.0 ? style->font_size : 12.0;
@@ -258,8 +254,7 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
                                  sw, sw);
       y0 += sw + 0.6 * fs;
     }
-  if (lay->note != NULL && y1 - y0 >= note_h + 6.0 * lh
-      && x1 - x0 >= 12.0 * lh)
+  if (lay->note != NULL && y1 - y0 >= note_h + 6.0 * lh && x1 - x0 >= 12.0 * lh)
     {
       lay->show_note = TRUE;
       attn_view_util_rect_set (&lay->note_rect, x0, y1 - note_h, x1 - x0,
@@ -270,16 +265,15 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   /* Columns: [left labels][gap][lines][gap][right labels], centred, the
    * line field wide enough to tell slopes apart but not a whole screen. */
   lay->label_gap = 0.4 * fs;
-  double widest
-      = MAX (attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE, lay->left_text,
-                                    nr),
-             attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE, lay->right_text,
-                                    nc));
+  double widest = MAX (attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE,
+                                              lay->left_text, nr),
+                       attn_view_util_widest (ctx, style, LABEL_SCALE, FALSE,
+                                              lay->right_text, nc));
   lay->label_max_width
       = MIN (widest, MIN (LABEL_MAX_EMS * fs, LABEL_MAX_SHARE * (x1 - x0)));
   double avail = x1 - x0;
-  lay->show_labels = avail >= 2.0 * (lay->label_max_width + lay->label_gap)
-                                  + 4.0 * lh;
+  lay->show_labels
+      = avail >= 2.0 * (lay->label_max_width + lay->label_gap) + 4.0 * lh;
   double lw = lay->show_labels ? lay->label_max_width + lay->label_gap : 0.0;
   double field = MIN (avail - 2.0 * lw, MAX (14.0 * fs, 0.4 * avail));
   double left_anchor = 0.5 * (x0 + x1 - field);
@@ -297,14 +291,12 @@ attn_head_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   double span = MAX (nr * pitch_l, nc * pitch_r);
   lay->left_label_step = attn_text_label_step (pitch_l, lh, 0.1 * lh);
   lay->right_label_step = attn_text_label_step (pitch_r, lh, 0.1 * lh);
-  lay->left = slots_down (probe->row_token, nr,
-                          y0 + 0.5 * (span - nr * pitch_l), pitch_l,
-                          left_anchor - lw, lw, left_anchor,
-                          lay->left_label_step);
-  lay->right = slots_down (probe->col_token, nc,
-                           y0 + 0.5 * (span - nc * pitch_r), pitch_r,
-                           right_anchor, lw, right_anchor,
-                           lay->right_label_step);
+  lay->left = slots_down (
+      probe->row_token, nr, y0 + 0.5 * (span - nr * pitch_l), pitch_l,
+      left_anchor - lw, lw, left_anchor, lay->left_label_step);
+  lay->right = slots_down (
+      probe->col_token, nc, y0 + 0.5 * (span - nc * pitch_r), pitch_r,
+      right_anchor, lw, right_anchor, lay->right_label_step);
   lay->line_width = MAX (fs / 6.0, 1.0);
 
   return g_steal_pointer (&lay);
@@ -394,8 +386,8 @@ draw_tints (cairo_t *cr, const AttnHeadViewLayout *lay,
           const AttnViewMatrix *m = lay->matrices[h];
           if (m == NULL)
             continue;
-          float w = right ? m->w[(gsize) sel_index * m->n_cols + i]
-                          : m->w[(gsize) i * m->n_cols + sel_index];
+          float w = right ? m->w[(gsize)sel_index * m->n_cols + i]
+                          : m->w[(gsize)i * m->n_cols + sel_index];
           double t = attn_render_style_map (style, w, m->max);
           AttnRgba c = attn_head_color (h, style);
           cairo_rectangle (cr, bx + s * strip, b->y + 0.06 * b->height, strip,
@@ -417,11 +409,9 @@ draw_labels (cairo_t *cr, const AttnHeadViewLayout *lay,
   const gboolean *special = right ? lay->right_special : lay->left_special;
   int selected = right ? lay->selected_col : lay->selected_row;
   g_autoptr (PangoLayout) label
-      = attn_text_layout_new (lay->context, style, lay->label_scale, FALSE,
-                              "");
+      = attn_text_layout_new (lay->context, style, lay->label_scale, FALSE, "");
   g_autoptr (PangoLayout) bold
-      = attn_text_layout_new (lay->context, style, lay->label_scale, TRUE,
-                              "");
+      = attn_text_layout_new (lay->context, style, lay->label_scale, TRUE, "");
   attn_text_fit_width (label, lay->label_max_width);
   attn_text_fit_width (bold, lay->label_max_width);
   for (int i = 0; i < n; i++)
@@ -430,13 +420,12 @@ draw_labels (cairo_t *cr, const AttnHeadViewLayout *lay,
         continue;
       PangoLayout *l = i == selected ? bold : label;
       pango_layout_set_text (l, texts[i], -1);
-      double x = right ? slots[i].x + lay->label_gap
-                       : slots[i].x - lay->label_gap;
+      double x
+          = right ? slots[i].x + lay->label_gap : slots[i].x - lay->label_gap;
       const AttnRgba *color = i == selected ? &style->accent
                               : special[i]  ? &style->muted
                                             : &style->foreground;
-      attn_text_draw (cr, l, x, slots[i].y, 0.0, right ? 0.0 : 1.0, 0.5,
-                      color);
+      attn_text_draw (cr, l, x, slots[i].y, 0.0, right ? 0.0 : 1.0, 0.5, color);
     }
 }
 
@@ -475,16 +464,16 @@ attn_head_view_render_layout (cairo_t *cr, const AttnHeadViewLayout *lay,
 
   if (lay->show_legend)
     {
-      g_autoptr (PangoLayout) digit = attn_text_layout_new (
-          lay->context, style, LEGEND_SCALE, FALSE, "");
+      g_autoptr (PangoLayout) digit
+          = attn_text_layout_new (lay->context, style, LEGEND_SCALE, FALSE, "");
       double lw = MAX (lay->line_width * 0.75, 1.0);
       for (int h = 0; h < lay->n_heads; h++)
         {
           const cairo_rectangle_t *r = &lay->swatches[h];
           AttnRgba c = attn_head_color (h, style);
           gboolean on = lay->matrices[h] != NULL;
-          cairo_rectangle (cr, r->x + 0.5 * lw, r->y + 0.5 * lw,
-                           r->width - lw, r->height - lw);
+          cairo_rectangle (cr, r->x + 0.5 * lw, r->y + 0.5 * lw, r->width - lw,
+                           r->height - lw);
           cairo_set_source_rgba (cr, c.r, c.g, c.b, 1.0);
           cairo_set_line_width (cr, lw);
           if (on)
@@ -492,8 +481,8 @@ attn_head_view_render_layout (cairo_t *cr, const AttnHeadViewLayout *lay,
           cairo_stroke (cr);
           g_autofree char *num = g_strdup_printf ("%d", h);
           pango_layout_set_text (digit, num, -1);
-          AttnRgba ink = on ? attn_view_util_text_on (c.r, c.g, c.b)
-                            : style->foreground;
+          AttnRgba ink
+              = on ? attn_view_util_text_on (c.r, c.g, c.b) : style->foreground;
           attn_text_draw (cr, digit, r->x + 0.5 * r->width,
                           r->y + 0.5 * r->height, 0.0, 0.5, 0.5, &ink);
         }
@@ -504,8 +493,8 @@ attn_head_view_render_layout (cairo_t *cr, const AttnHeadViewLayout *lay,
       g_autoptr (PangoLayout) title = attn_text_layout_new (
           lay->context, style, TITLE_SCALE, TRUE, lay->title);
       attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0,
-                      0.0, 0.0, &style->foreground);
+      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
+                      0.0, &style->foreground);
     }
   if (lay->show_note)
     {

@@ -31,15 +31,17 @@ G_BEGIN_DECLS
  * background), so thin translucent lines stay visible on either. */
 AttnRgba attn_head_color (int head, const AttnRenderStyle *style);
 
-typedef struct {
+typedef struct
+{
   int head;     /* block head */
   int row, col; /* of the matrices: the query (left) and key (right) slot */
   float weight;
-  double t;     /* position on the style's scale: the line's opacity */
+  double t; /* position on the style's scale: the line's opacity */
 } AttnHeadViewLine;
 
 /* Geometry in user units within (0, 0, width, height). */
-typedef struct {
+typedef struct
+{
   double width, height;
   AttnKind kind;
   int layer, n_heads;
@@ -101,12 +103,12 @@ void attn_head_view_layout_free (AttnHeadViewLayout *layout);
 
 /* What (x, y) hits: a query (left) or key (right) slot, or nothing. Token
  * indices are the trace's. */
-gboolean attn_head_view_layout_hit (const AttnHeadViewLayout *layout,
-                                    double x, double y, AttnHit *hit);
+gboolean attn_head_view_layout_hit (const AttnHeadViewLayout *layout, double x,
+                                    double y, AttnHit *hit);
 
 /* The head whose swatch is at (x, y) (for a widget to toggle it), or -1. */
-int attn_head_view_layout_swatch_at (const AttnHeadViewLayout *layout,
-                                     double x, double y);
+int attn_head_view_layout_swatch_at (const AttnHeadViewLayout *layout, double x,
+                                     double y);
 
 /* Draws the layout; style must be the one it was made with, except for
  * colours. */

@@ -23,7 +23,8 @@
 #define VECTOR_MAX_PIXELS 1024.0
 
 /* What the images depend on. */
-typedef struct {
+typedef struct
+{
   const AttnTrace *trace;
   AttnKind kind;
   AttnColormap colormap;
@@ -34,7 +35,8 @@ typedef struct {
   int pool_rows, pool_cols;
 } CacheKey;
 
-struct _AttnThumbnailCache {
+struct _AttnThumbnailCache
+{
   gboolean valid;
   CacheKey key;
   int n_layers, n_heads;
@@ -101,17 +103,16 @@ matrix_image (const AttnViewMatrix *m, const AttnRenderStyle *style,
 {
   int w = (m->n_cols + pool_cols - 1) / pool_cols;
   int h = (m->n_rows + pool_rows - 1) / pool_rows;
-  cairo_surface_t *img = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w,
-                                                     h);
+  cairo_surface_t *img = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
   cairo_surface_flush (img);
   guint8 *data = cairo_image_surface_get_data (img);
   int stride = cairo_image_surface_get_stride (img);
   g_autofree float *pooled = g_new (float, w); /* (w) */
   for (int y = 0; y < h; y++)
     {
-      guint32 *px = (guint32 *) (data + (gsize) y * stride); /* (w) */
+      guint32 *px = (guint32 *)(data + (gsize)y * stride); /* (w) */
       if (pool_rows == 1 && pool_cols == 1)
-        memcpy (pooled, m->w + (gsize) y * m->n_cols, w * sizeof (float));
+        memcpy (pooled, m->w + (gsize)y * m->n_cols, w * sizeof (float));
       else
         {
           for (int x = 0; x < w; x++)
@@ -119,7 +120,7 @@ matrix_image (const AttnViewMatrix *m, const AttnRenderStyle *style,
           int r1 = MIN ((y + 1) * pool_rows, m->n_rows);
           for (int r = y * pool_rows; r < r1; r++)
             {
-              const float *row = m->w + (gsize) r * m->n_cols; /* (n_cols) */
+              const float *row = m->w + (gsize)r * m->n_cols; /* (n_cols) */
               for (int c = 0; c < m->n_cols; c++)
                 pooled[c / pool_cols] = MAX (pooled[c / pool_cols], row[c]);
             }
@@ -147,8 +148,7 @@ first_layer (const AttnTrace *trace, AttnKind kind)
  * hiding against the trace with the shared messages, and gives the shape
  * every thumbnail has. */
 static AttnViewMatrix *
-probe_matrix (const AttnTrace *trace, const AttnSelection *sel,
-              GError **error)
+probe_matrix (const AttnTrace *trace, const AttnSelection *sel, GError **error)
 {
   AttnSelection probe = *sel;
   int l = first_layer (trace, sel->kind);
@@ -160,13 +160,12 @@ probe_matrix (const AttnTrace *trace, const AttnSelection *sel,
 }
 
 gboolean
-attn_thumbnail_cache_update (AttnThumbnailCache *cache,
-                             const AttnTrace *trace, const AttnSelection *sel,
+attn_thumbnail_cache_update (AttnThumbnailCache *cache, const AttnTrace *trace,
+                             const AttnSelection *sel,
                              const AttnRenderStyle *style, int pool_rows,
                              int pool_cols, GError **error)
 {
-  attn_check (cache != NULL && trace != NULL && sel != NULL
-              && style != NULL);
+  attn_check (cache != NULL && trace != NULL && sel != NULL && style != NULL);
   attn_check (pool_rows >= 1 && pool_cols >= 1);
   CacheKey key = key_of (trace, sel, style, pool_rows, pool_cols);
   if (cache->valid && memcmp (&key, &cache->key, sizeof key) == 0)
@@ -179,8 +178,8 @@ attn_thumbnail_cache_update (AttnThumbnailCache *cache,
   attn_thumbnail_cache_clear (cache);
   cache->n_layers = trace->n_layers;
   cache->n_heads = trace->n_heads;
-  cache->images = g_new0 (cairo_surface_t *,
-                          (gsize) cache->n_layers * cache->n_heads);
+  cache->images
+      = g_new0 (cairo_surface_t *, (gsize)cache->n_layers * cache->n_heads);
   AttnSelection one = *sel;
   for (int l = 0; l < trace->n_layers; l++)
     {
@@ -192,8 +191,8 @@ attn_thumbnail_cache_update (AttnThumbnailCache *cache,
       for (int h = 0; h < block->n_heads; h++)
         {
           one.head = h;
-          g_autoptr (AttnViewMatrix) m = attn_view_matrix_new (trace, &one,
-                                                               NULL);
+          g_autoptr (AttnViewMatrix) m
+              = attn_view_matrix_new (trace, &one, NULL);
           attn_check (m != NULL);
           cache->images[l * cache->n_heads + h]
               = matrix_image (m, style, pool_rows, pool_cols);
@@ -257,20 +256,18 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   lay->n_heads = trace->n_heads;
   lay->n_queries = probe->n_rows;
   lay->n_keys = probe->n_cols;
-  lay->row_token = g_memdup2 (probe->row_token,
-                              sizeof (int) * probe->n_rows);
-  lay->col_token = g_memdup2 (probe->col_token,
-                              sizeof (int) * probe->n_cols);
+  lay->row_token = g_memdup2 (probe->row_token, sizeof (int) * probe->n_rows);
+  lay->col_token = g_memdup2 (probe->col_token, sizeof (int) * probe->n_cols);
   lay->layers = g_new (int, trace->n_layers);
   for (int l = 0; l < trace->n_layers; l++)
     if (attn_trace_lookup_block (trace, sel->kind, l) != NULL)
       lay->layers[lay->n_rows++] = l;
   lay->context = attn_text_context_new ();
   lay->label_scale = LABEL_SCALE;
-  lay->title = g_strdup_printf (
-      "%s · %d %s × %d %s", kind_title (sel->kind), lay->n_rows,
-      lay->n_rows == 1 ? "layer" : "layers", lay->n_heads,
-      lay->n_heads == 1 ? "head" : "heads");
+  lay->title
+      = g_strdup_printf ("%s · %d %s × %d %s", kind_title (sel->kind),
+                         lay->n_rows, lay->n_rows == 1 ? "layer" : "layers",
+                         lay->n_heads, lay->n_heads == 1 ? "head" : "heads");
   lay->note = attn_view_util_note (sel, probe->renormalised);
 
   PangoContext *ctx = lay->context;
@@ -291,8 +288,7 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       attn_view_util_rect_set (&lay->title_rect, x0, y0, x1 - x0, title_h);
       y0 += title_h + 0.6 * fs;
     }
-  if (lay->note != NULL && y1 - y0 >= note_h + 6.0 * lh
-      && x1 - x0 >= 12.0 * lh)
+  if (lay->note != NULL && y1 - y0 >= note_h + 6.0 * lh && x1 - x0 >= 12.0 * lh)
     {
       lay->show_note = TRUE;
       attn_view_util_rect_set (&lay->note_rect, x0, y1 - note_h, x1 - x0,
@@ -302,8 +298,8 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
 
   /* Labels: the widest layer label ("L11") sets the left margin, one line
    * of head labels the top margin. */
-  g_autofree char *widest_layer = g_strdup_printf (
-      "L%d", lay->layers[lay->n_rows - 1]);
+  g_autofree char *widest_layer
+      = g_strdup_printf ("L%d", lay->layers[lay->n_rows - 1]);
   g_autofree char *widest_head = g_strdup_printf ("H%d", lay->n_heads - 1);
   double layer_w, head_w;
   attn_view_util_text_size (ctx, style, LABEL_SCALE, FALSE, widest_layer,
@@ -327,8 +323,8 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
     lay->gap = 0.0;
   double cw = (x1 - x0 - (nh - 1) * lay->gap) / nh;
   double ch = (y1 - y0 - (nl - 1) * lay->gap) / nl;
-  double aspect = CLAMP ((double) lay->n_keys / lay->n_queries, MIN_ASPECT,
-                         MAX_ASPECT);
+  double aspect
+      = CLAMP ((double)lay->n_keys / lay->n_queries, MIN_ASPECT, MAX_ASPECT);
   lay->cell_width = MAX (MIN (cw, ch * aspect), 0.0);
   lay->cell_height = lay->cell_width / aspect;
   double gw = nh * lay->cell_width + (nh - 1) * lay->gap;
@@ -338,10 +334,10 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   attn_view_util_rect_set (&lay->grid, gx, gy, gw, gh);
   lay->layer_label_right = gx - label_gap;
   lay->head_label_bottom = gy - label_gap;
-  lay->layer_label_step = attn_text_label_step (
-      lay->cell_height + lay->gap, lh, 0.1 * lh);
-  lay->head_label_step = attn_text_label_step (
-      lay->cell_width + lay->gap, head_w, 0.5 * label_gap);
+  lay->layer_label_step
+      = attn_text_label_step (lay->cell_height + lay->gap, lh, 0.1 * lh);
+  lay->head_label_step = attn_text_label_step (lay->cell_width + lay->gap,
+                                               head_w, 0.5 * label_gap);
   lay->highlight_width = MAX (0.2 * fs, 1.5);
 
   lay->selected_row = lay->selected_head = -1;
@@ -383,16 +379,16 @@ attn_model_view_layout_thumbnail (const AttnModelViewLayout *lay, int row,
 }
 
 gboolean
-attn_model_view_layout_hit (const AttnModelViewLayout *lay, double x,
-                            double y, AttnHit *hit)
+attn_model_view_layout_hit (const AttnModelViewLayout *lay, double x, double y,
+                            AttnHit *hit)
 {
   attn_check (lay != NULL && hit != NULL);
   attn_view_util_hit_clear (hit);
   if (!attn_view_util_rect_contains (&lay->grid, x, y))
     return FALSE;
   double pw = lay->cell_width + lay->gap, ph = lay->cell_height + lay->gap;
-  int head = (int) floor ((x - lay->grid.x) / pw);
-  int row = (int) floor ((y - lay->grid.y) / ph);
+  int head = (int)floor ((x - lay->grid.x) / pw);
+  int row = (int)floor ((y - lay->grid.y) / ph);
   if (head < 0 || head >= lay->n_heads || row < 0 || row >= lay->n_rows)
     return FALSE;
   double fx = (x - lay->grid.x - head * pw) / lay->cell_width;
@@ -400,8 +396,8 @@ attn_model_view_layout_hit (const AttnModelViewLayout *lay, double x,
   /* In the gap between thumbnails. */
   if (fx >= 1.0 || fy >= 1.0)
     return FALSE;
-  int c = MIN ((int) (fx * lay->n_keys), lay->n_keys - 1);
-  int r = MIN ((int) (fy * lay->n_queries), lay->n_queries - 1);
+  int c = MIN ((int)(fx * lay->n_keys), lay->n_keys - 1);
+  int r = MIN ((int)(fy * lay->n_queries), lay->n_queries - 1);
 
   hit->kind = ATTN_HIT_THUMBNAIL;
   hit->layer = lay->layers[row];
@@ -411,10 +407,9 @@ attn_model_view_layout_hit (const AttnModelViewLayout *lay, double x,
   AttnSelection one = lay->sel;
   one.layer = hit->layer;
   one.head = head;
-  g_autoptr (AttnViewMatrix) m = attn_view_matrix_new (lay->trace, &one,
-                                                       NULL);
+  g_autoptr (AttnViewMatrix) m = attn_view_matrix_new (lay->trace, &one, NULL);
   if (m != NULL)
-    hit->weight = m->w[(gsize) r * m->n_cols + c];
+    hit->weight = m->w[(gsize)r * m->n_cols + c];
   return TRUE;
 }
 
@@ -442,8 +437,8 @@ attn_model_view_layout_pools (const AttnModelViewLayout *lay, cairo_t *cr,
       dw = hypot (wx, wy);
       dh = hypot (hx, hy);
     }
-  *pool_cols = MAX (1, (int) ceil (lay->n_keys / MAX (floor (dw), 1.0)));
-  *pool_rows = MAX (1, (int) ceil (lay->n_queries / MAX (floor (dh), 1.0)));
+  *pool_cols = MAX (1, (int)ceil (lay->n_keys / MAX (floor (dw), 1.0)));
+  *pool_rows = MAX (1, (int)ceil (lay->n_queries / MAX (floor (dh), 1.0)));
 }
 
 void
@@ -460,15 +455,14 @@ attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
   attn_model_view_layout_pools (lay, cr, &pool_rows, &pool_cols);
   /* The layout already checked this selection against this trace. */
   gboolean ok = attn_thumbnail_cache_update (cache, lay->trace, &lay->sel,
-                                             style, pool_rows, pool_cols,
-                                             NULL);
+                                             style, pool_rows, pool_cols, NULL);
   attn_check (ok);
 
   for (int r = 0; r < lay->n_rows; r++)
     for (int h = 0; h < lay->n_heads; h++)
       {
-        cairo_surface_t *img = attn_thumbnail_cache_get (cache,
-                                                         lay->layers[r], h);
+        cairo_surface_t *img
+            = attn_thumbnail_cache_get (cache, lay->layers[r], h);
         cairo_rectangle_t rect;
         attn_model_view_layout_thumbnail (lay, r, h, &rect);
         cairo_save (cr);
@@ -478,8 +472,8 @@ attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
                      rect.height * pool_rows / lay->n_queries);
         cairo_set_source_surface (cr, img, 0.0, 0.0);
         cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-        cairo_rectangle (cr, 0.0, 0.0, (double) lay->n_keys / pool_cols,
-                         (double) lay->n_queries / pool_rows);
+        cairo_rectangle (cr, 0.0, 0.0, (double)lay->n_keys / pool_cols,
+                         (double)lay->n_queries / pool_rows);
         cairo_fill (cr);
         cairo_restore (cr);
       }
@@ -529,8 +523,8 @@ attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
       g_autoptr (PangoLayout) title = attn_text_layout_new (
           lay->context, style, TITLE_SCALE, TRUE, lay->title);
       attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0,
-                      0.0, 0.0, &style->foreground);
+      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
+                      0.0, &style->foreground);
     }
   if (lay->show_note)
     {
@@ -545,8 +539,7 @@ attn_model_view_render_layout (cairo_t *cr, const AttnModelViewLayout *lay,
 
 gboolean
 attn_model_view_render_cached (cairo_t *cr, AttnThumbnailCache *cache,
-                               const AttnTrace *trace,
-                               const AttnSelection *sel,
+                               const AttnTrace *trace, const AttnSelection *sel,
                                const AttnRenderStyle *style, double width,
                                double height, GError **error)
 {

@@ -43,19 +43,16 @@ void attn_thumbnail_cache_clear (AttnThumbnailCache *cache);
  * sink column survives a thumbnail smaller than the matrix); 1 x 1 is one
  * pixel per weight. FALSE with ATTN_ERROR_INVALID_ARGUMENT when the trace
  * has no block of that kind or the range or hiding leaves nothing. */
-gboolean attn_thumbnail_cache_update (AttnThumbnailCache *cache,
-                                      const AttnTrace *trace,
-                                      const AttnSelection *sel,
-                                      const AttnRenderStyle *style,
-                                      int pool_rows, int pool_cols,
-                                      GError **error);
+gboolean attn_thumbnail_cache_update (
+    AttnThumbnailCache *cache, const AttnTrace *trace, const AttnSelection *sel,
+    const AttnRenderStyle *style, int pool_rows, int pool_cols, GError **error);
 
 /* After an update: the CAIRO_FORMAT_RGB24 image of (layer, head),
  * ceil (n_cols / pool_cols) x ceil (n_rows / pool_rows) pixels for the
  * prepared matrix's n_rows x n_cols, owned by the cache; NULL when the
  * trace has no block of that kind in that layer. */
-cairo_surface_t *attn_thumbnail_cache_get (AttnThumbnailCache *cache,
-                                           int layer, int head);
+cairo_surface_t *attn_thumbnail_cache_get (AttnThumbnailCache *cache, int layer,
+                                           int head);
 
 /* Times the images were (re)built, for tests and benchmarks. */
 guint attn_thumbnail_cache_get_n_builds (const AttnThumbnailCache *cache);
@@ -63,11 +60,12 @@ guint attn_thumbnail_cache_get_n_builds (const AttnThumbnailCache *cache);
 /* Geometry in user units within (0, 0, width, height). Thumbnail (r, h) —
  * grid row r shows layer layers[r] — is at
  * (grid.x + h * (cell_width + gap), grid.y + r * (cell_height + gap)). */
-typedef struct {
+typedef struct
+{
   double width, height;
   AttnKind kind;
-  int n_rows;   /* layers that have a block of the kind */
-  int *layers;  /* (n_rows) their indices, ascending */
+  int n_rows;  /* layers that have a block of the kind */
+  int *layers; /* (n_rows) their indices, ascending */
   int n_heads;
   int n_queries, n_keys; /* of each thumbnail, after hiding and zooming */
   int *row_token;        /* (n_queries) trace index of each query */
@@ -125,8 +123,7 @@ gboolean attn_model_view_layout_hit (const AttnModelViewLayout *layout,
  * in device pixels (1 when a weight covers a pixel or more); on PDF, SVG
  * and PostScript, every weight up to 1024 a side. */
 void attn_model_view_layout_pools (const AttnModelViewLayout *layout,
-                                   cairo_t *cr, int *pool_rows,
-                                   int *pool_cols);
+                                   cairo_t *cr, int *pool_rows, int *pool_cols);
 
 /* Draws the layout with the images of cache (updated here when needed),
  * painted with nearest filtering.
@@ -156,7 +153,6 @@ gboolean attn_model_view_hit_test (const AttnTrace *trace,
                                    AttnHit *hit);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnThumbnailCache, attn_thumbnail_cache_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnModelViewLayout,
-                               attn_model_view_layout_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnModelViewLayout, attn_model_view_layout_free)
 
 G_END_DECLS

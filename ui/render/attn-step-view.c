@@ -34,8 +34,7 @@ static gboolean
 has_kind (const AttnTrace *trace, AttnKind kind)
 {
   for (guint i = 0; i < trace->blocks->len; i++)
-    if (((const AttnBlock *) g_ptr_array_index (trace->blocks, i))->kind
-        == kind)
+    if (((const AttnBlock *)g_ptr_array_index (trace->blocks, i))->kind == kind)
       return TRUE;
   return FALSE;
 }
@@ -66,11 +65,11 @@ step_block (const AttnTrace *trace, const AttnSelection *sel, GError **error)
                    "the trace has no decoding steps to show");
       return NULL;
     }
-  if (sel->step < 0 || (guint) sel->step >= trace->steps->len)
+  if (sel->step < 0 || (guint)sel->step >= trace->steps->len)
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
-                   "step %d out of range: this trace has steps 0–%u",
-                   sel->step, trace->steps->len - 1);
+                   "step %d out of range: this trace has steps 0–%u", sel->step,
+                   trace->steps->len - 1);
       return NULL;
     }
   AttnKind kind = has_kind (trace, ATTN_KIND_CROSS) ? ATTN_KIND_CROSS
@@ -130,8 +129,8 @@ step_row (const AttnBlock *block, int head, int q, const gboolean *hidden,
   g_autofree double *acc = g_new0 (double, MAX (n, 1));
   for (int h = h0; h < h1; h++)
     {
-      const float *src = block->weights
-                         + ((gsize) h * block->n_queries + q) * tk; /* (Tk) */
+      const float *src
+          = block->weights + ((gsize)h * block->n_queries + q) * tk; /* (Tk) */
       double total = 0.0, kept = 0.0;
       for (int k = 0; k < tk; k++)
         {
@@ -155,7 +154,7 @@ step_row (const AttnBlock *block, int head, int q, const gboolean *hidden,
   for (int i = 0; i < n; i++)
     {
       double v = head == ATTN_HEADS_MEAN ? acc[i] / block->n_heads : acc[i];
-      out[i] = (float) MIN (v, 1.0);
+      out[i] = (float)MIN (v, 1.0);
     }
   return renormalised;
 }
@@ -175,8 +174,8 @@ format_percent (double p)
 /* Places n boxes of the given widths (all box_h high) in lines across
  * [x0, x1] from y0, `gap` apart; the bottom of the last line. */
 static double
-flow (AttnTokenSlot *slots, const double *widths, int n, double x0,
-      double x1, double y0, double box_h, double gap)
+flow (AttnTokenSlot *slots, const double *widths, int n, double x0, double x1,
+      double y0, double box_h, double gap)
 {
   double x = x0, y = y0;
   for (int i = 0; i < n; i++)
@@ -200,8 +199,8 @@ flow (AttnTokenSlot *slots, const double *widths, int n, double x0,
  * scale that fits, else as plain squares as large as fit. Returns the
  * bottom of the last line. */
 static double
-layout_keys (AttnStepViewLayout *lay, const AttnRenderStyle *style,
-             double x0, double x1, double y0, double y1)
+layout_keys (AttnStepViewLayout *lay, const AttnRenderStyle *style, double x0,
+             double x1, double y0, double y1)
 {
   PangoContext *ctx = lay->context;
   double fs = style->font_size > 0.0 ? style->font_size : 12.0;
@@ -227,8 +226,8 @@ layout_keys (AttnStepViewLayout *lay, const AttnRenderStyle *style,
           attn_text_get_size (measure, &w, NULL);
           widths[i] = MAX (w + 2.0 * px, box_h);
         }
-      double bottom = flow (lay->keys, widths, n, x0, x1, y0, box_h,
-                            0.25 * fs * scale);
+      double bottom
+          = flow (lay->keys, widths, n, x0, x1, y0, box_h, 0.25 * fs * scale);
       if (bottom <= y1)
         {
           lay->show_key_text = TRUE;
@@ -243,7 +242,7 @@ layout_keys (AttnStepViewLayout *lay, const AttnRenderStyle *style,
   for (int iter = 0; iter < 40; iter++)
     {
       double s = 0.5 * (lo + hi), g = 0.15 * s;
-      int per_line = MAX ((int) floor ((x1 - x0 + g) / (s + g)), 1);
+      int per_line = MAX ((int)floor ((x1 - x0 + g) / (s + g)), 1);
       int lines = (n + per_line - 1) / per_line;
       if (lines * (s + g) - g <= y1 - y0)
         lo = s;
@@ -275,8 +274,8 @@ place (AttnStepViewLayout *lay, const AttnRenderStyle *style)
                             &cap_h);
   attn_view_util_text_size (ctx, style, BAR_LABEL_SCALE, FALSE, "Ag", NULL,
                             &lh);
-  attn_view_util_text_size (ctx, style, EMITTED_SCALE, TRUE,
-                            lay->emitted_text, &em_w, &em_h);
+  attn_view_util_text_size (ctx, style, EMITTED_SCALE, TRUE, lay->emitted_text,
+                            &em_w, &em_h);
   attn_view_util_text_size (ctx, style, PROB_SCALE, FALSE, lay->prob_text,
                             &pr_w, &pr_h);
 
@@ -317,13 +316,12 @@ place (AttnStepViewLayout *lay, const AttnRenderStyle *style)
                                     MAX (y1 - bars_h - section_gap, y0 + 1.0));
   double bars_y = keys_bottom + section_gap;
 
-  attn_view_util_rect_set (&lay->bars_caption_rect, x0, bars_y, x1 - x0,
-                           cap_h);
+  attn_view_util_rect_set (&lay->bars_caption_rect, x0, bars_y, x1 - x0, cap_h);
   /* The emitted token's label is bold: measure every label bold. */
-  double label_w = MIN (
-      attn_view_util_widest (ctx, style, BAR_LABEL_SCALE, TRUE, lay->bar_text,
-                             lay->n_bars),
-      MIN (BAR_LABEL_MAX_EMS * fs, 0.3 * (x1 - x0)));
+  double label_w
+      = MIN (attn_view_util_widest (ctx, style, BAR_LABEL_SCALE, TRUE,
+                                    lay->bar_text, lay->n_bars),
+             MIN (BAR_LABEL_MAX_EMS * fs, 0.3 * (x1 - x0)));
   double value_w;
   attn_view_util_text_size (ctx, style, BAR_LABEL_SCALE, FALSE, "100.0%",
                             &value_w, NULL);
@@ -336,13 +334,13 @@ place (AttnStepViewLayout *lay, const AttnRenderStyle *style)
       double bh = 0.65 * row_h;
       double bw = lay->bar_full * CLAMP (b->prob, 0.0f, 1.0f);
       attn_view_util_rect_set (&b->label, x0, ry, label_w, row_h);
-      attn_view_util_rect_set (&b->bar, lay->bar_x, ry + 0.5 * (row_h - bh),
-                               bw, bh);
+      attn_view_util_rect_set (&b->bar, lay->bar_x, ry + 0.5 * (row_h - bh), bw,
+                               bh);
       attn_view_util_rect_set (&b->value, lay->bar_x + bw + bar_gap, ry,
                                value_w, row_h);
     }
-  return MAX (ry, lay->show_note ? lay->note_rect.y + lay->note_rect.height
-                                   : 0.0);
+  return MAX (ry,
+              lay->show_note ? lay->note_rect.y + lay->note_rect.height : 0.0);
 }
 
 AttnStepViewLayout *
@@ -407,8 +405,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   for (int i = 0; i < n; i++)
     lay->keys[i].token = keys[i];
   lay->weights = g_new (float, n);
-  lay->renormalised = step_row (block, sel->head, q, hidden, keys, n,
-                                lay->weights);
+  lay->renormalised
+      = step_row (block, sel->head, q, hidden, keys, n, lay->weights);
   for (int i = 0; i < n; i++)
     lay->max_weight = MAX (lay->max_weight, lay->weights[i]);
   lay->key_text = attn_view_util_token_texts (trace, kside, keys, n, NULL);
@@ -420,8 +418,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   g_autofree char *pct = format_percent (step->emitted.prob);
   lay->prob_text = g_strdup_printf ("p = %s", pct);
   {
-    const AttnToken *qt = attn_trace_get_token (
-        trace, attn_kind_query_side (block->kind), q);
+    const AttnToken *qt
+        = attn_trace_get_token (trace, attn_kind_query_side (block->kind), q);
     g_autofree char *qtext = attn_token_display_text (qt->text);
     lay->keys_caption = g_strdup_printf (
         "Where query %d (“%s”) looked, over the %s", q, qtext,
@@ -433,8 +431,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
      * query, joined as they are (special ones as their names). */
     GString *prefix = g_string_new ("after “");
     for (int i = 0; i <= q; i++)
-      g_string_append (prefix, attn_trace_get_token (
-                                   trace, ATTN_SIDE_TARGET, i)->text);
+      g_string_append (prefix,
+                       attn_trace_get_token (trace, ATTN_SIDE_TARGET, i)->text);
     g_string_append (prefix, "”");
     lay->prefix_text = g_string_free (prefix, FALSE);
   }
@@ -446,9 +444,9 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   if (lay->n_bars == 0)
     {
       lay->n_bars = 1;
-      lay->bars[0] = (AttnStepBar) { .candidate = -1,
-                                     .prob = step->emitted.prob,
-                                     .emitted = TRUE };
+      lay->bars[0] = (AttnStepBar){ .candidate = -1,
+                                    .prob = step->emitted.prob,
+                                    .emitted = TRUE };
       lay->bar_text[0] = attn_token_display_text (step->emitted.text);
     }
   else
@@ -458,8 +456,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
         gboolean same = step->emitted.id >= 0
                             ? c->id == step->emitted.id
                             : g_strcmp0 (c->text, step->emitted.text) == 0;
-        lay->bars[i] = (AttnStepBar) { .candidate = i, .prob = c->prob,
-                                       .emitted = same };
+        lay->bars[i]
+            = (AttnStepBar){ .candidate = i, .prob = c->prob, .emitted = same };
         lay->bar_text[i] = attn_token_display_text (c->text);
       }
   for (int i = 0; i < lay->n_bars; i++)
@@ -477,8 +475,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       if (bottom <= height + 1e-9 || fitted.font_size <= 0.25 * fs)
         break;
       /* Height needed shrinks about in proportion to the type. */
-      fitted.font_size = MAX (0.25 * fs, fitted.font_size * 0.95 * height
-                                             / bottom);
+      fitted.font_size
+          = MAX (0.25 * fs, fitted.font_size * 0.95 * height / bottom);
     }
   lay->font_size = fitted.font_size;
   return g_steal_pointer (&lay);
@@ -526,9 +524,9 @@ attn_step_view_layout_hit (const AttnStepViewLayout *lay, double x, double y,
     {
       const AttnStepBar *b = &lay->bars[i];
       /* The whole row, from the label to the end of a full bar. */
-      cairo_rectangle_t row = { b->label.x, b->label.y,
-                                lay->bar_x + lay->bar_full - b->label.x,
-                                b->label.height };
+      cairo_rectangle_t row
+          = { b->label.x, b->label.y, lay->bar_x + lay->bar_full - b->label.x,
+              b->label.height };
       if (attn_view_util_rect_contains (&row, x, y))
         {
           hit->kind = ATTN_HIT_CANDIDATE;
@@ -542,14 +540,13 @@ attn_step_view_layout_hit (const AttnStepViewLayout *lay, double x, double y,
 static void
 draw_text_in (cairo_t *cr, PangoContext *ctx, const AttnRenderStyle *style,
               double scale, gboolean bold, const char *text,
-              const cairo_rectangle_t *r, double halign,
-              const AttnRgba *color)
+              const cairo_rectangle_t *r, double halign, const AttnRgba *color)
 {
-  g_autoptr (PangoLayout) l = attn_text_layout_new (ctx, style, scale, bold,
-                                                    text);
+  g_autoptr (PangoLayout) l
+      = attn_text_layout_new (ctx, style, scale, bold, text);
   attn_text_fit_width (l, r->width);
-  attn_text_draw (cr, l, r->x + halign * r->width, r->y + 0.5 * r->height,
-                  0.0, halign, 0.5, color);
+  attn_text_draw (cr, l, r->x + halign * r->width, r->y + 0.5 * r->height, 0.0,
+                  halign, 0.5, color);
 }
 
 static void
@@ -558,13 +555,13 @@ draw_keys (cairo_t *cr, const AttnStepViewLayout *lay,
 {
   g_autoptr (PangoLayout) text = NULL;
   if (lay->show_key_text)
-    text = attn_text_layout_new (lay->context, style, lay->key_scale, FALSE,
-                                 "");
+    text
+        = attn_text_layout_new (lay->context, style, lay->key_scale, FALSE, "");
   for (int i = 0; i < lay->n_keys; i++)
     {
       const cairo_rectangle_t *b = &lay->keys[i].box;
-      double t = attn_render_style_map (style, lay->weights[i],
-                                        lay->max_weight);
+      double t
+          = attn_render_style_map (style, lay->weights[i], lay->max_weight);
       double r, g, bl;
       attn_colormap_get (style->colormap, t, style->reversed, &r, &g, &bl);
       cairo_rectangle (cr, b->x, b->y, b->width, b->height);
@@ -572,8 +569,8 @@ draw_keys (cairo_t *cr, const AttnStepViewLayout *lay,
       cairo_fill_preserve (cr);
       /* A hairline in the muted colour keeps a box whose colour is close
        * to the background visible; it lies on the box's edge only. */
-      cairo_set_source_rgba (cr, style->muted.r, style->muted.g,
-                             style->muted.b, 0.6);
+      cairo_set_source_rgba (cr, style->muted.r, style->muted.g, style->muted.b,
+                             0.6);
       cairo_set_line_width (cr, MIN (1.0, 0.1 * b->height));
       cairo_stroke (cr);
       if (text != NULL)
@@ -602,11 +599,11 @@ attn_step_view_render_layout (cairo_t *cr, const AttnStepViewLayout *lay,
 
   if (lay->show_title)
     {
-      g_autoptr (PangoLayout) title = attn_text_layout_new (
-          ctx, style, TITLE_SCALE, TRUE, lay->title);
+      g_autoptr (PangoLayout) title
+          = attn_text_layout_new (ctx, style, TITLE_SCALE, TRUE, lay->title);
       attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0,
-                      0.0, 0.0, &style->foreground);
+      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
+                      0.0, &style->foreground);
     }
   draw_text_in (cr, ctx, style, EMITTED_SCALE, TRUE, lay->emitted_text,
                 &lay->emitted_rect, 0.0, &style->accent);
@@ -637,13 +634,14 @@ attn_step_view_render_layout (cairo_t *cr, const AttnStepViewLayout *lay,
       cairo_fill (cr);
       draw_text_in (cr, ctx, style, BAR_LABEL_SCALE, b->emitted,
                     lay->bar_text[i], &b->label, 1.0, &style->foreground);
-      draw_text_in (cr, ctx, style, BAR_LABEL_SCALE, FALSE,
-                    lay->value_text[i], &b->value, 0.0, &style->foreground);
+      draw_text_in (cr, ctx, style, BAR_LABEL_SCALE, FALSE, lay->value_text[i],
+                    &b->value, 0.0, &style->foreground);
     }
   /* The axis bars start from. */
   if (lay->n_bars > 0)
     {
-      const AttnStepBar *first = &lay->bars[0], *last = &lay->bars[lay->n_bars - 1];
+      const AttnStepBar *first = &lay->bars[0],
+                        *last = &lay->bars[lay->n_bars - 1];
       double lw = MAX (1.0, 0.08 * style->font_size);
       cairo_rectangle (cr, lay->bar_x - lw, first->label.y, lw,
                        last->label.y + last->label.height - first->label.y);
@@ -654,8 +652,8 @@ attn_step_view_render_layout (cairo_t *cr, const AttnStepViewLayout *lay,
 
   if (lay->show_note)
     {
-      g_autoptr (PangoLayout) note = attn_text_layout_new (
-          ctx, style, NOTE_SCALE, FALSE, lay->note);
+      g_autoptr (PangoLayout) note
+          = attn_text_layout_new (ctx, style, NOTE_SCALE, FALSE, lay->note);
       attn_text_fit_width (note, lay->note_rect.width);
       attn_text_draw (cr, note, lay->note_rect.x, lay->note_rect.y, 0.0, 0.0,
                       0.0, &style->muted);

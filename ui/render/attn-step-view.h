@@ -34,21 +34,23 @@ G_BEGIN_DECLS
  * the heads, nothing hidden. */
 void attn_step_view_selection_init (AttnSelection *sel, int step);
 
-typedef struct {
-  int candidate;            /* index into the step's top[], or -1 for the
-                             * emitted token when the step has no top list */
+typedef struct
+{
+  int candidate; /* index into the step's top[], or -1 for the
+                  * emitted token when the step has no top list */
   float prob;
-  gboolean emitted;         /* the token the step emitted */
-  cairo_rectangle_t label;  /* its token, right-aligned in this box */
-  cairo_rectangle_t bar;    /* from bar_x, prob * bar_full wide */
-  cairo_rectangle_t value;  /* the percentage, after the bar */
+  gboolean emitted;        /* the token the step emitted */
+  cairo_rectangle_t label; /* its token, right-aligned in this box */
+  cairo_rectangle_t bar;   /* from bar_x, prob * bar_full wide */
+  cairo_rectangle_t value; /* the percentage, after the bar */
 } AttnStepBar;
 
 /* Geometry in user units within (0, 0, width, height). */
-typedef struct {
+typedef struct
+{
   double width, height;
   int step, n_steps;
-  AttnKind kind;   /* of the shaded block: cross or decoder-self */
+  AttnKind kind; /* of the shaded block: cross or decoder-self */
   int layer, head, n_heads;
 
   /* The type size the layout fitted: style->font_size, or smaller (down to
@@ -68,8 +70,8 @@ typedef struct {
 
   /* The shaded tokens, flowing left to right in lines like text. */
   cairo_rectangle_t keys_caption_rect;
-  AttnTokenSlot *keys;   /* (n_keys) boxes; token = key side trace index */
-  float *weights;        /* (n_keys) weight of each */
+  AttnTokenSlot *keys; /* (n_keys) boxes; token = key side trace index */
+  float *weights;      /* (n_keys) weight of each */
   float max_weight;
   int n_keys;
   gboolean show_key_text; /* FALSE when the boxes had to shrink past it */
@@ -87,12 +89,12 @@ typedef struct {
 
   /* < private > */
   PangoContext *context;
-  char *emitted_text;   /* display text */
+  char *emitted_text; /* display text */
   char *prob_text;
   char *prefix_text;
-  char **key_text;      /* (n_keys) */
-  char **bar_text;      /* (n_bars) */
-  char **value_text;    /* (n_bars) */
+  char **key_text;   /* (n_keys) */
+  char **bar_text;   /* (n_bars) */
+  char **value_text; /* (n_bars) */
   char *keys_caption;
   char *bars_caption;
 } AttnStepViewLayout;
@@ -110,8 +112,8 @@ void attn_step_view_layout_free (AttnStepViewLayout *layout);
 /* A shaded token is ATTN_HIT_KEY with its key (trace index) and weight, a
  * bar or its label ATTN_HIT_CANDIDATE with the candidate's index in the
  * step's top list (query is the step's query in both). */
-gboolean attn_step_view_layout_hit (const AttnStepViewLayout *layout,
-                                    double x, double y, AttnHit *hit);
+gboolean attn_step_view_layout_hit (const AttnStepViewLayout *layout, double x,
+                                    double y, AttnHit *hit);
 
 /* Draws the layout; style must be the one it was made with, except for
  * colours, colour map and scale. */

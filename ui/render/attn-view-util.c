@@ -106,13 +106,17 @@ attn_view_util_check_size (const char *view, double width, double height,
 void
 attn_view_util_hit_clear (AttnHit *hit)
 {
-  *hit = (AttnHit) { .kind = ATTN_HIT_NONE, .query = -1, .key = -1,
-                     .layer = -1, .head = -1, .candidate = -1 };
+  *hit = (AttnHit){ .kind = ATTN_HIT_NONE,
+                    .query = -1,
+                    .key = -1,
+                    .layer = -1,
+                    .head = -1,
+                    .candidate = -1 };
 }
 
 void
-attn_view_util_rect_set (cairo_rectangle_t *r, double x, double y,
-                         double width, double height)
+attn_view_util_rect_set (cairo_rectangle_t *r, double x, double y, double width,
+                         double height)
 {
   r->x = x;
   r->y = y;
@@ -123,8 +127,7 @@ attn_view_util_rect_set (cairo_rectangle_t *r, double x, double y,
 gboolean
 attn_view_util_rect_contains (const cairo_rectangle_t *r, double x, double y)
 {
-  return x >= r->x && x < r->x + r->width && y >= r->y
-         && y < r->y + r->height;
+  return x >= r->x && x < r->x + r->width && y >= r->y && y < r->y + r->height;
 }
 
 void
@@ -147,11 +150,10 @@ linear (double c)
 AttnRgba
 attn_view_util_text_on (double r, double g, double b)
 {
-  double lum = 0.2126 * linear (r) + 0.7152 * linear (g)
-               + 0.0722 * linear (b);
+  double lum = 0.2126 * linear (r) + 0.7152 * linear (g) + 0.0722 * linear (b);
   /* Contrast with black (lum + 0.05) / 0.05 beats contrast with white
    * 1.05 / (lum + 0.05) above lum ~ 0.179. */
   if (lum > 0.179)
-    return (AttnRgba) { 0.0, 0.0, 0.0, 1.0 };
-  return (AttnRgba) { 1.0, 1.0, 1.0, 1.0 };
+    return (AttnRgba){ 0.0, 0.0, 0.0, 1.0 };
+  return (AttnRgba){ 1.0, 1.0, 1.0, 1.0 };
 }

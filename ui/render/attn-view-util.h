@@ -12,7 +12,8 @@
 G_BEGIN_DECLS
 
 /* One token of a row or column of labels, as a layout places it. */
-typedef struct {
+typedef struct
+{
   int token;             /* index into its side's trace tokens */
   cairo_rectangle_t box; /* the token's share of the row or column: where
                           * it is hit, and where its label is centred */
@@ -22,10 +23,9 @@ typedef struct {
 
 /* Logical size of text in the style's font at `scale` (either out may be
  * NULL). */
-void attn_view_util_text_size (PangoContext *ctx,
-                               const AttnRenderStyle *style, double scale,
-                               gboolean bold, const char *text, double *width,
-                               double *height);
+void attn_view_util_text_size (PangoContext *ctx, const AttnRenderStyle *style,
+                               double scale, gboolean bold, const char *text,
+                               double *width, double *height);
 
 /* Widest of n texts at `scale`. */
 double attn_view_util_widest (PangoContext *ctx, const AttnRenderStyle *style,
@@ -66,8 +66,7 @@ gboolean attn_view_util_rect_contains (const cairo_rectangle_t *r, double x,
                                        double y);
 
 /* Fills (0, 0, width, height) with the style's background. */
-void attn_view_util_fill_background (cairo_t *cr,
-                                     const AttnRenderStyle *style,
+void attn_view_util_fill_background (cairo_t *cr, const AttnRenderStyle *style,
                                      double width, double height);
 
 /* Black or white, whichever reads better on the sRGB colour (r, g, b). */
