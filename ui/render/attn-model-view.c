@@ -20,7 +20,7 @@
 #define MAX_ASPECT 2.0
 
 /* Largest thumbnail image side embedded in a PDF, SVG or PostScript. */
-#define VECTOR_MAX_PIXELS 1024.0
+#define VECTOR_MAX_PIXELS 512.0
 
 /* What the images depend on. */
 typedef struct

@@ -121,7 +121,7 @@ gboolean attn_model_view_layout_hit (const AttnModelViewLayout *layout,
 /* The pooling a drawing of the layout on cr uses: on a raster, as many
  * weights per image pixel as keep the image no larger than the thumbnail
  * in device pixels (1 when a weight covers a pixel or more); on PDF, SVG
- * and PostScript, every weight up to 1024 a side. */
+ * and PostScript, every weight up to 512 a side. */
 void attn_model_view_layout_pools (const AttnModelViewLayout *layout,
                                    cairo_t *cr, int *pool_rows, int *pool_cols);
 
