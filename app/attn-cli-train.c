@@ -711,9 +711,10 @@ describe_model (FILE *out, AttnModel *m, const AttnTrainConfig *c)
              G_GSIZE_FORMAT " parameters\n", m->name,
              attention_cli_name (k->attention), k->E, k->H, n);
   fprintf (out, "training on %s: %" G_GINT64_FORMAT " steps of %d "
-           "examples, lr %g (%s), seed %u, %d threads\n",
+           "examples, lr %g (%s), seed %u, %d thread%s\n",
            attn_task_name (c->task), c->steps, c->batch, c->lr,
-           attn_lr_schedule_to_string (c->schedule), c->seed, c->threads);
+           attn_lr_schedule_to_string (c->schedule), c->seed, c->threads,
+           c->threads == 1 ? "" : "s");
 }
 
 gboolean

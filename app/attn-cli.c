@@ -1,9 +1,11 @@
 /* attn-cli.c: options of attnscope-cli, their validation, and help. */
 #include "app/attn-cli.h"
+#include "app/attn-cli-train.h"
 
 #include <string.h>
 
 #include "core/attn-error.h"
+#include "core/attn-model.h"
 #include "core/attn-trace.h"
 
 G_DEFINE_QUARK (attn-cli-error-quark, attn_cli_error)
@@ -36,16 +38,20 @@ typedef struct {
   "         queries, keys)\n"                                                  \
   "  .csv   one head, or the mean or max over heads (--head), with token\n"    \
   "         headers\n"                                                         \
-  "  .png .svg .pdf  a heatmap (not in this build yet)\n"                      \
-  "--atlas FILE (.png .svg .pdf) draws every layer and head of a kind (not\n"  \
-  "in this build yet).\n"
+  "  .png .svg .pdf  a picture of --view (default heatmap) of one head,\n"    \
+  "         or the mean or max over heads\n"                                  \
+  "--atlas FILE.pdf draws a page per head of every block (of --kind only\n"   \
+  "when given). Images: --width/--height in px (default 800 x 600), cm, mm,\n"\
+  "in or pt; --dpi sets a PNG's resolution and what px are on paper.\n"
 
 static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
   [ATTN_CLI_COMMAND_RUN] = {
     "run", "--model MODEL [OPTION…] [TEXT]",
     "Run a model on a text and write its attention.",
     FORMATS_HELP
-    "Without -o or --atlas, prints a summary of the run (as “info --trace”).\n"
+    "Without -o or --atlas, prints the output and, for each output token,\n"
+    "the three source tokens the last cross-attention layer weighs most\n"
+    "(mean over heads); --json prints the whole trace instead.\n"
     "\n"
     "Examples:\n"
     "  attnscope-cli run --model dates-transformer --text \"March 3, 2021\"\n"
@@ -65,14 +71,21 @@ static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
     "  attnscope-cli export --trace run.json --layer 0 --head max "
     "-o l0max.csv" },
   [ATTN_CLI_COMMAND_TRAIN] = {
-    "train", "--model MODEL -o FILE.safetensors [OPTION…] [TEXT]",
-    "Train a built-in model kind on its task and save it.",
-    "TEXT, if given, is a probe sentence whose attention is reported as\n"
-    "training goes.\n"
+    "train", "--task TASK --arch ARCH -o FILE.safetensors [OPTION…] [TEXT]\n"
+    "  attnscope-cli train --resume -o FILE.safetensors [OPTION…]",
+    "Train a built-in model on its task and save it.",
+    "TEXT, if given, is a probe sentence: its output is shown at every\n"
+    "validation. A checkpoint (FILE and FILE less .safetensors plus\n"
+    ".optim.safetensors) is written every --checkpoint-every steps and\n"
+    "when Ctrl-C stops training; --resume continues it exactly. The same\n"
+    "seed and --threads give the same model.\n"
     "\n"
-    "Example:\n"
-    "  attnscope-cli train --model dates-transformer -o dates.safetensors \\\n"
-    "      \"March 3, 2021\"" },
+    "Examples:\n"
+    "  attnscope-cli train --task dates --arch transformer \\\n"
+    "      -o dates-transformer.safetensors \"March 3, 2021\"\n"
+    "  attnscope-cli train --task dates --arch rnn --attention local-p \\\n"
+    "      --steps 6000 -o dates-local-p.safetensors\n"
+    "  attnscope-cli train --resume -o dates-transformer.safetensors" },
   [ATTN_CLI_COMMAND_INFO] = {
     "info", "[--trace FILE.json | --model MODEL]",
     "Describe a saved trace, a model, or the bundled models.",
@@ -136,8 +149,8 @@ static const AttnCliFormat data_formats[] = {
   ATTN_CLI_FORMAT_PNG,  ATTN_CLI_FORMAT_SVG, ATTN_CLI_FORMAT_PDF,
   ATTN_CLI_FORMAT_NONE,
 };
-static const AttnCliFormat image_formats[] = {
-  ATTN_CLI_FORMAT_PNG, ATTN_CLI_FORMAT_SVG, ATTN_CLI_FORMAT_PDF,
+static const AttnCliFormat atlas_formats[] = {
+  ATTN_CLI_FORMAT_PDF,
   ATTN_CLI_FORMAT_NONE,
 };
 static const AttnCliFormat model_formats[] = {
@@ -313,6 +326,12 @@ typedef struct {
   gboolean help;
   char *model, *text, *trace, *kind, *layer, *head, *output, *atlas;
   char *seq, *reps, *threads, *dim, *heads, *sgemm;
+  char *view, *colormap, *scale, *theme, *width, *height, *dpi, *step;
+  char *range, *threshold;
+  gboolean reversed, hide_special, hide_sink, values;
+  char *beam;
+  gboolean json;
+  AttnCliTrain *train; /* train's own options (attn-cli-train.c) */
   char **rest;
 } RawArgs;
 
@@ -339,8 +358,6 @@ static const OptionSpec option_specs[] = {
   { CMD (RUN) | CMD (EXPORT) | CMD (INFO), RAW (model), "model", 'm',
     G_OPTION_ARG_FILENAME,
     "Model file, folder or bundled model name", "MODEL" },
-  { CMD (TRAIN), RAW (model), "model", 'm', G_OPTION_ARG_FILENAME,
-    "Model kind to train: bundled name or model file", "MODEL" },
   { CMD (RUN) | CMD (EXPORT), RAW (text), "text", 't', G_OPTION_ARG_FILENAME,
     "Input text (or the TEXT argument)", "TEXT" },
   { CMD (TRAIN), RAW (text), "text", 't', G_OPTION_ARG_FILENAME,
@@ -357,8 +374,43 @@ static const OptionSpec option_specs[] = {
     "Output; its suffix picks the format (see below)", "FILE" },
   { CMD (TRAIN), RAW (output), "output", 'o', G_OPTION_ARG_FILENAME,
     "Write the trained model to FILE (.safetensors)", "FILE" },
+  { CMD (RUN), RAW (beam), "beam", 0, G_OPTION_ARG_FILENAME,
+    "Beam width of decoding (default 1: greedy)", "N" },
+  { CMD (RUN), RAW (json), "json", 0, G_OPTION_ARG_NONE,
+    "Print the whole trace as JSON instead of the summary", NULL },
   { CMD (RUN) | CMD (EXPORT), RAW (atlas), "atlas", 0, G_OPTION_ARG_FILENAME,
-    "Every layer and head of a kind in one image", "FILE" },
+    "A PDF, a page per head of every block (of --kind)", "FILE.pdf" },
+  { CMD (RUN) | CMD (EXPORT), RAW (view), "view", 0, G_OPTION_ARG_FILENAME,
+    "Image view: heatmap, alignment, head, model or step", "VIEW" },
+  { CMD (RUN) | CMD (EXPORT), RAW (colormap), "colormap", 0,
+    G_OPTION_ARG_FILENAME,
+    "Colour map: viridis (default), magma, cividis or grey", "NAME" },
+  { CMD (RUN) | CMD (EXPORT), RAW (reversed), "reversed", 0,
+    G_OPTION_ARG_NONE, "Reverse the colour map", NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (scale), "scale", 0, G_OPTION_ARG_FILENAME,
+    "Colour scale: fixed [0, 1] (default), max or log", "fixed|max|log" },
+  { CMD (RUN) | CMD (EXPORT), RAW (theme), "theme", 0, G_OPTION_ARG_FILENAME,
+    "light (default), dark or presentation", "THEME" },
+  { CMD (RUN) | CMD (EXPORT), RAW (width), "width", 0, G_OPTION_ARG_FILENAME,
+    "Image width: 800 (px), 12cm, 4in, 90mm, 300pt", "SIZE" },
+  { CMD (RUN) | CMD (EXPORT), RAW (height), "height", 0,
+    G_OPTION_ARG_FILENAME, "Image height (default 600 px)", "SIZE" },
+  { CMD (RUN) | CMD (EXPORT), RAW (dpi), "dpi", 0, G_OPTION_ARG_FILENAME,
+    "Dots per inch (default 96)", "N" },
+  { CMD (RUN) | CMD (EXPORT), RAW (step), "step", 0, G_OPTION_ARG_FILENAME,
+    "Decoding step of the step view, from 0", "K" },
+  { CMD (RUN) | CMD (EXPORT), RAW (hide_special), "hide-special", 0,
+    G_OPTION_ARG_NONE, "Hide special tokens, rows renormalised", NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (hide_sink), "hide-sink", 0,
+    G_OPTION_ARG_NONE, "Hide the first key (the sink), rows renormalised",
+    NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (range), "range", 0, G_OPTION_ARG_FILENAME,
+    "Zoom to token positions START to END - 1", "START:END" },
+  { CMD (RUN) | CMD (EXPORT), RAW (values), "values", 0, G_OPTION_ARG_NONE,
+    "Print each weight in its heatmap cell", NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (threshold), "threshold", 0,
+    G_OPTION_ARG_FILENAME,
+    "Alignment and head views: hide links weaker than X", "X" },
   { CMD (BENCH), RAW (seq), "seq", 0, G_OPTION_ARG_FILENAME,
     "Sequence lengths T to measure (default 128,512,1024)", "T,T,…" },
   { CMD (BENCH), RAW (dim), "dim", 0, G_OPTION_ARG_FILENAME,
@@ -412,6 +464,8 @@ make_context (AttnCliCommand command, RawArgs *raw, GOptionEntry **entries_out)
   g_option_context_set_summary (context, info->summary);
   g_option_context_set_description (context, info->description);
   g_option_context_add_main_entries (context, entries, NULL);
+  if (raw->train != NULL)
+    attn_cli_train_add_entries (raw->train, context);
   *entries_out = entries;
   return context;
 }
@@ -433,6 +487,18 @@ raw_args_clear (RawArgs *raw)
   g_free (raw->dim);
   g_free (raw->heads);
   g_free (raw->sgemm);
+  g_free (raw->view);
+  g_free (raw->colormap);
+  g_free (raw->scale);
+  g_free (raw->theme);
+  g_free (raw->width);
+  g_free (raw->height);
+  g_free (raw->dpi);
+  g_free (raw->step);
+  g_free (raw->range);
+  g_free (raw->threshold);
+  g_free (raw->beam);
+  g_clear_pointer (&raw->train, attn_cli_train_free);
   g_strfreev (raw->rest);
 }
 
@@ -441,11 +507,14 @@ attn_cli_command_help (AttnCliCommand command)
 {
   g_return_val_if_fail ((guint) command < ATTN_CLI_N_COMMANDS, NULL);
   RawArgs raw = { 0 };
+  if (command == ATTN_CLI_COMMAND_TRAIN)
+    raw.train = attn_cli_train_new ();
   g_autofree GOptionEntry *entries = NULL;
   GOptionContext *context = make_context (command, &raw, &entries);
   g_autofree char *generated = g_option_context_get_help (context, TRUE,
                                                           NULL);
   g_option_context_free (context);
+  raw_args_clear (&raw);
   /* Replace GOption's usage paragraph (up to the first blank line) with
    * the command's own. */
   const char *rest = strstr (generated, "\n\n");
@@ -500,6 +569,250 @@ usage_error (GError **error, AttnCliErrorCode code, const char *format, ...)
   return FALSE;
 }
 
+static gboolean
+parse_choice (const char *option, const char *value,
+              const char *const *names, int n, int *out, GError **error)
+{
+  for (int i = 0; i < n; i++)
+    if (g_strcmp0 (value, names[i]) == 0)
+      {
+        *out = i;
+        return TRUE;
+      }
+  g_autofree char *shown = g_utf8_make_valid (value, -1);
+  GString *list = g_string_new (NULL);
+  for (int i = 0; i < n; i++)
+    g_string_append_printf (list, "%s%s",
+                            i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                            names[i]);
+  g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+               "unknown %s “%s”: expected %s", option, shown, list->str);
+  g_string_free (list, TRUE);
+  return FALSE;
+}
+
+static gboolean
+parse_size (const char *option, const char *value, AttnLength *out,
+            GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  if (attn_length_parse (value, out, &local))
+    return TRUE;
+  g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE, "%s: %s",
+               option, local->message);
+  return FALSE;
+}
+
+/* A plain decimal number in [min, max] (no exponent, no sign). */
+static gboolean
+parse_number (const char *option, const char *value, double min, double max,
+              double *out, GError **error)
+{
+  gboolean ok = value[0] != '\0';
+  for (const char *p = value; *p && ok; p++)
+    ok = g_ascii_isdigit (*p) || *p == '.';
+  char *end = NULL;
+  double v = ok ? g_ascii_strtod (value, &end) : 0.0;
+  if (!ok || end == NULL || *end != '\0' || !(v >= min && v <= max))
+    {
+      g_autofree char *shown = g_utf8_make_valid (value, -1);
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "%s “%s”: expected a number from %g to %g", option, shown,
+                   min, max);
+      return FALSE;
+    }
+  *out = v;
+  return TRUE;
+}
+
+static gboolean
+parse_range (const char *value, int *start, int *end, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (value, ":", -1);
+  gint64 a = 0, b = 0;
+  if (g_strv_length (parts) != 2
+      || !g_ascii_string_to_signed (parts[0], 10, 0, G_MAXINT, &a, NULL)
+      || !g_ascii_string_to_signed (parts[1], 10, 0, G_MAXINT, &b, NULL)
+      || a >= b)
+    {
+      g_autofree char *shown = g_utf8_make_valid (value, -1);
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_BAD_VALUE,
+                   "--range “%s”: expected START:END, token positions from "
+                   "0 with START < END (END not included)", shown);
+      return FALSE;
+    }
+  *start = (int) a;
+  *end = (int) b;
+  return TRUE;
+}
+
+/* The options that only mean something for a picture, and which views take
+ * which: checked here so that nothing is silently ignored. */
+static gboolean
+check_image (AttnCliOptions *o, const RawArgs *raw, GError **error)
+{
+  static const char *const views[] = { "heatmap", "alignment", "head",
+                                       "model", "step" };
+  static const char *const colormaps[] = { "viridis", "magma", "cividis",
+                                           "grey" };
+  static const char *const scales[] = { "fixed", "max", "log" };
+  static const char *const themes[] = { "light", "dark", "presentation" };
+  int v = 0;
+  if (raw->view != NULL)
+    {
+      if (!parse_choice ("--view", raw->view, views, G_N_ELEMENTS (views),
+                         &v, error)
+          || !attn_view_kind_from_string (views[v], &o->view))
+        return FALSE;
+      o->view_given = TRUE;
+    }
+  if (raw->colormap != NULL)
+    {
+      /* matplotlib's spelling "gray" is taken too. */
+      if (g_strcmp0 (raw->colormap, "gray") == 0)
+        v = ATTN_COLORMAP_GREY;
+      else if (!parse_choice ("--colormap", raw->colormap, colormaps,
+                              G_N_ELEMENTS (colormaps), &v, error))
+        return FALSE;
+      o->colormap = (AttnColormap) v;
+    }
+  if (raw->scale != NULL)
+    {
+      if (!parse_choice ("--scale", raw->scale, scales,
+                         G_N_ELEMENTS (scales), &v, error))
+        return FALSE;
+      o->scale = (AttnScale) v;
+    }
+  if (raw->theme != NULL)
+    {
+      if (!parse_choice ("--theme", raw->theme, themes,
+                         G_N_ELEMENTS (themes), &v, error))
+        return FALSE;
+      o->theme = (AttnTheme) v;
+    }
+  if (raw->width != NULL
+      && !parse_size ("--width", raw->width, &o->size.width, error))
+    return FALSE;
+  if (raw->height != NULL
+      && !parse_size ("--height", raw->height, &o->size.height, error))
+    return FALSE;
+  /* One side given: the other keeps the default 4:3 in the same unit. */
+  if (raw->width != NULL && raw->height == NULL)
+    o->size.height = (AttnLength){ o->size.width.value * 0.75,
+                                   o->size.width.unit };
+  if (raw->height != NULL && raw->width == NULL)
+    o->size.width = (AttnLength){ o->size.height.value / 0.75,
+                                  o->size.height.unit };
+  if (raw->dpi != NULL
+      && !parse_number ("--dpi", raw->dpi, 1, 2400, &o->size.dpi, error))
+    return FALSE;
+  if (raw->step != NULL
+      && !attn_cli_parse_int ("--step", raw->step, 0, G_MAXINT, &o->step,
+                              error))
+    return FALSE;
+  if (raw->range != NULL
+      && !parse_range (raw->range, &o->range_start, &o->range_end, error))
+    return FALSE;
+  if (raw->threshold != NULL
+      && !parse_number ("--threshold", raw->threshold, 0, 1, &o->threshold,
+                        error))
+    return FALSE;
+  o->reversed = raw->reversed;
+  o->hide_special = raw->hide_special;
+  o->hide_sink = raw->hide_sink;
+  o->values = raw->values;
+
+  /* The first image-only option given, for the messages below. */
+  const struct {
+    gboolean given;
+    const char *name;
+  } image_only[] = {
+    { raw->view != NULL, "--view" },
+    { raw->colormap != NULL, "--colormap" },
+    { raw->reversed, "--reversed" },
+    { raw->scale != NULL, "--scale" },
+    { raw->theme != NULL, "--theme" },
+    { raw->width != NULL, "--width" },
+    { raw->height != NULL, "--height" },
+    { raw->dpi != NULL, "--dpi" },
+    { raw->step != NULL, "--step" },
+    { raw->hide_special, "--hide-special" },
+    { raw->hide_sink, "--hide-sink" },
+    { raw->range != NULL, "--range" },
+    { raw->values, "--values" },
+    { raw->threshold != NULL, "--threshold" },
+  };
+  const char *given = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (image_only) && given == NULL; i++)
+    if (image_only[i].given)
+      given = image_only[i].name;
+  gboolean image = o->atlas != NULL
+                   || o->output_format == ATTN_CLI_FORMAT_PNG
+                   || o->output_format == ATTN_CLI_FORMAT_SVG
+                   || o->output_format == ATTN_CLI_FORMAT_PDF;
+  if (given != NULL && !image)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "%s applies to pictures: give -o FILE.png, .svg or "
+                        ".pdf, or --atlas FILE.pdf", given);
+  if (!image)
+    return TRUE;
+
+  /* The size is checked for the format it will have. */
+  AttnExportGeometry geometry;
+  g_autoptr (GError) size_error = NULL;
+  AttnExportFormat format = o->output_format == ATTN_CLI_FORMAT_PNG
+                              ? ATTN_EXPORT_PNG
+                            : o->output_format == ATTN_CLI_FORMAT_SVG
+                              ? ATTN_EXPORT_SVG
+                              : ATTN_EXPORT_PDF;
+  if (!attn_export_geometry (&o->size, format, &geometry, &size_error))
+    return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE, "%s",
+                        size_error->message);
+
+  if (o->atlas != NULL)
+    {
+      /* An atlas is a heatmap per head, of every layer. */
+      if (raw->view != NULL || raw->step != NULL || raw->range != NULL
+          || raw->threshold != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "--atlas draws a heatmap of every head: %s does "
+                            "not apply",
+                            raw->view != NULL   ? "--view"
+                            : raw->step != NULL ? "--step"
+                            : raw->range != NULL ? "--range"
+                                                 : "--threshold");
+      return TRUE;
+    }
+
+  const char *view = attn_view_kind_to_string (o->view);
+  if (raw->step != NULL && o->view != ATTN_VIEW_STEP)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--step chooses the decoding step of --view step: "
+                        "it does not apply to --view %s", view);
+  if (raw->threshold != NULL && o->view != ATTN_VIEW_ALIGNMENT
+      && o->view != ATTN_VIEW_HEADS)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--threshold hides weak links of --view alignment "
+                        "or head: it does not apply to --view %s", view);
+  if (raw->values && o->view != ATTN_VIEW_HEATMAP)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--values prints weights in heatmap cells: it does "
+                        "not apply to --view %s", view);
+  if (o->view == ATTN_VIEW_MODEL
+      && (o->layer >= 0 || o->head_mode != ATTN_CLI_HEAD_UNSET))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--view model draws every layer and head: --layer "
+                        "and --head do not apply");
+  if (o->view == ATTN_VIEW_HEADS
+      && (o->head_mode == ATTN_CLI_HEAD_MEAN
+          || o->head_mode == ATTN_CLI_HEAD_MAX))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--view head draws the heads themselves (all, or "
+                        "the one --head N names): --head mean and max do "
+                        "not apply");
+  return TRUE;
+}
+
 /* Checks that hold for every command taking --kind/--layer/--head, -o and
  * --atlas: the values, the suffixes and which combinations mean anything. */
 static gboolean
@@ -527,7 +840,7 @@ check_selection (AttnCliOptions *o, const RawArgs *raw, GError **error)
     }
   if (raw->atlas != NULL)
     {
-      if (!check_suffix ("--atlas", raw->atlas, image_formats,
+      if (!check_suffix ("--atlas", raw->atlas, atlas_formats,
                          &o->atlas_format, error))
         return FALSE;
       o->atlas = g_strdup (raw->atlas);
@@ -557,7 +870,7 @@ check_selection (AttnCliOptions *o, const RawArgs *raw, GError **error)
     return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
                         "--atlas draws every layer and head: --layer and "
                         "--head do not apply");
-  return TRUE;
+  return check_image (o, raw, error);
 }
 
 static gboolean
@@ -652,6 +965,16 @@ check_command (AttnCliOptions *o, const RawArgs *raw, GError **error)
         return usage_error (error, ATTN_CLI_ERROR_MISSING,
                             "run needs the input text: --text TEXT or a "
                             "TEXT argument");
+      if (raw->beam != NULL
+          && !attn_cli_parse_int ("--beam", raw->beam, 1,
+                                  ATTN_MAX_BEAM_WIDTH, &o->beam, error))
+        return FALSE;
+      o->json = raw->json;
+      if (o->json && (o->output != NULL || o->atlas != NULL))
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "--json prints the trace on standard output: "
+                            "-o and --atlas do not apply (-o FILE.json "
+                            "writes it to a file)");
       return TRUE;
 
     case ATTN_CLI_COMMAND_EXPORT:
@@ -686,15 +1009,11 @@ check_command (AttnCliOptions *o, const RawArgs *raw, GError **error)
             return FALSE;
           o->output = g_strdup (raw->output);
         }
-      if (o->model == NULL)
-        return usage_error (error, ATTN_CLI_ERROR_MISSING,
-                            "train needs --model MODEL (the model kind to "
-                            "train)");
       if (o->output == NULL)
         return usage_error (error, ATTN_CLI_ERROR_MISSING,
                             "train needs -o FILE.safetensors for the trained "
                             "model");
-      return TRUE;
+      return attn_cli_train_check (raw->train, o, error);
 
     case ATTN_CLI_COMMAND_INFO:
       if (o->trace != NULL && o->model != NULL)
@@ -722,13 +1041,26 @@ attn_cli_options_parse (AttnCliCommand command, int argc, char **argv,
   o->dim = 768;
   o->heads = 12;
   o->sgemm_n = 1024;
+  o->view = ATTN_VIEW_HEATMAP;
+  o->colormap = ATTN_COLORMAP_VIRIDIS;
+  o->scale = ATTN_SCALE_FIXED;
+  o->theme = ATTN_THEME_LIGHT;
+  attn_export_options_init (&o->size);
+  o->size.creator = "attnscope-cli " ATTN_VERSION;
+  o->step = -1;
+  o->range_start = o->range_end = -1;
+  o->threshold = -1.0;
   o->n_seq = 3;
   o->seq = g_new (int, 3);
   o->seq[0] = 128;
   o->seq[1] = 512;
   o->seq[2] = 1024;
 
+  o->beam = 1;
+
   RawArgs raw = { 0 };
+  if (command == ATTN_CLI_COMMAND_TRAIN)
+    raw.train = attn_cli_train_new ();
   g_autofree GOptionEntry *entries = NULL;
   GOptionContext *context = make_context (command, &raw, &entries);
   /* GOption rearranges the vector it parses: give it a shallow copy. */
@@ -743,6 +1075,11 @@ attn_cli_options_parse (AttnCliCommand command, int argc, char **argv,
     {
       o->help = raw.help;
       ok = o->help || check_command (o, &raw, error);
+    }
+  if (ok && !o->help && command == ATTN_CLI_COMMAND_TRAIN)
+    {
+      o->train = g_steal_pointer (&raw.train);
+      o->command_line = attn_cli_command_line (argc, argv);
     }
   raw_args_clear (&raw);
   return ok ? g_steal_pointer (&o) : NULL;
@@ -760,5 +1097,7 @@ attn_cli_options_free (AttnCliOptions *options)
   g_free (options->output);
   g_free (options->atlas);
   g_free (options->seq);
+  g_clear_pointer (&options->train, attn_cli_train_free);
+  g_free (options->command_line);
   g_free (options);
 }

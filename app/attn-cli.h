@@ -15,6 +15,9 @@
 
 #include <glib.h>
 
+#include "ui/render/attn-export.h"
+#include "ui/render/attn-view.h"
+
 G_BEGIN_DECLS
 
 /* Process exit codes (docs/cli.md, "Exit codes"). */
@@ -110,6 +113,31 @@ typedef struct {
   AttnCliFormat output_format;
   char *atlas;  /* --atlas */
   AttnCliFormat atlas_format;
+
+  /* images (-o .png/.svg/.pdf, --atlas): the view and how it is drawn */
+  AttnViewKind view;   /* --view, ATTN_VIEW_HEATMAP when not given */
+  gboolean view_given;
+  AttnColormap colormap; /* --colormap, viridis when not given */
+  gboolean reversed;   /* --reversed */
+  AttnScale scale;     /* --scale fixed|max|log */
+  AttnTheme theme;     /* --theme light|dark|presentation */
+  AttnExportOptions size; /* --width, --height (with units), --dpi; its
+                           * creator is "attnscope-cli VERSION" */
+  int step;            /* --step, or -1 when not given */
+  gboolean hide_special; /* --hide-special */
+  gboolean hide_sink;  /* --hide-sink */
+  int range_start;     /* --range START:END, or -1, -1 */
+  int range_end;
+  gboolean values;     /* --values: weights printed in heatmap cells */
+  double threshold;    /* --threshold, or -1 when not given */
+
+  /* run */
+  int beam;      /* --beam: beam width, 1 (greedy) when not given */
+  gboolean json; /* --json: the whole trace on stdout */
+
+  /* train: its own options (app/attn-cli-train.h) */
+  struct _AttnCliTrain *train;
+  char *command_line; /* argv as the user typed it, for the model card */
 
   /* bench */
   int *seq; /* target lengths T to measure */

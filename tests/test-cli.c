@@ -5,12 +5,15 @@
  * (make-cli-traces.py). Also checks the parsing helpers of app/attn-cli.h
  * directly. */
 #include <math.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
 #include "app/attn-cli.h"
+#include "core/attn-model.h"
 #include "core/attn-npy.h"
 #include "core/attn-trace.h"
 #include "tests/attn-test-util.h"
@@ -163,9 +166,10 @@ static const HelpCase help_cases[] = {
     { "--seq=", "--reps=" } },
   { { "help", "export" }, "Usage:\n  attnscope-cli export --trace FILE.json",
     { "--trace=FILE.json" } },
-  { { "train", "--help" }, "Usage:\n  attnscope-cli train --model MODEL",
-    { "--model=MODEL", "--text=TEXT", "--output=FILE", ".safetensors" },
-    { "--layer=", "--atlas=", "--trace=" } },
+  { { "train", "--help" }, "Usage:\n  attnscope-cli train --task TASK",
+    { "--task=TASK", "--arch=ARCH", "--attention=NAME", "--text=TEXT",
+      "--output=FILE", ".safetensors", "--resume", "--steps=N" },
+    { "--layer=", "--atlas=", "--model=" } },
   { { "info", "--help" }, "Usage:\n  attnscope-cli info [--trace",
     { "--trace=FILE.json", "--model=MODEL" },
     { "--text=", "--layer=", "--output=" } },
@@ -246,13 +250,60 @@ static const FailCase usage_cases[] = {
     "supported suffixes are .json" },
   { { "export", "--trace", "@T@", "--atlas", "atlas.npy" }, 2,
     "--atlas “atlas.npy”: cannot tell the format from the suffix; "
-    "supported suffixes are .png, .svg and .pdf" },
-  { { "train", "--model", "m", "-o", "m.json" }, 2,
+    "supported suffixes are .pdf" },
+  { { "train", "--task", "reverse", "--arch", "rnn", "-o", "m.json" }, 2,
     "supported suffixes are .safetensors" },
   { { "run", "--text", "hi" }, 2, "run needs --model MODEL" },
   { { "run", "--model", "m" }, 2, "run needs the input text" },
-  { { "train", "--model", "m" }, 2, "train needs -o FILE.safetensors" },
-  { { "train", "-o", "m.safetensors" }, 2, "train needs --model MODEL" },
+  { { "train", "--task", "reverse", "--arch", "rnn" }, 2,
+    "train needs -o FILE.safetensors" },
+  { { "train", "--arch", "rnn", "-o", "m.safetensors" }, 2,
+    "train needs --task (dates, numbers-to-digits, digits-to-words, reverse "
+    "or sort)" },
+  { { "train", "--task", "dates", "-o", "m.safetensors" }, 2,
+    "train needs --arch (transformer or rnn)" },
+  { { "train", "--model", "m", "-o", "m.safetensors" }, 2,
+    "Unknown option --model" },
+  { { "train", "--task", "days", "--arch", "rnn", "-o", "m.safetensors" }, 2,
+    "unknown --task “days”: expected dates, numbers-to-digits, "
+    "digits-to-words, reverse or sort" },
+  { { "train", "--task", "dates", "--arch", "lstm", "-o", "m.safetensors" },
+    2, "unknown --arch “lstm”: expected transformer or rnn" },
+  { { "train", "--task", "dates", "--arch", "rnn", "--attention", "luong",
+      "-o", "m.safetensors" }, 2,
+    "unknown --attention “luong”: expected bahdanau, luong-dot, "
+    "luong-general, luong-concat or local-p" },
+  { { "train", "--task", "dates", "--arch", "rnn", "--heads", "2", "-o",
+      "m.safetensors" }, 2, "--heads is an option of --arch transformer" },
+  { { "train", "--task", "dates", "--arch", "transformer", "--attention",
+      "bahdanau", "-o", "m.safetensors" }, 2,
+    "--attention is an option of --arch rnn" },
+  { { "train", "--task", "dates", "--arch", "rnn", "--window", "3", "-o",
+      "m.safetensors" }, 2, "--window is the window of --attention local-p" },
+  { { "train", "--task", "dates", "--arch", "transformer", "--d-model", "30",
+      "-o", "m.safetensors" }, 2,
+    "--d-model 30 is not a multiple of --heads 4" },
+  { { "train", "--task", "sort", "--arch", "rnn", "--lr", "fast", "-o",
+      "m.safetensors" }, 2, "--lr “fast” is not a number" },
+  { { "train", "--task", "sort", "--arch", "rnn", "--lr", "20", "-o",
+      "m.safetensors" }, 2, "--lr 20 out of range: expected 1e-08 to 10" },
+  { { "train", "--task", "sort", "--arch", "rnn", "--steps", "100",
+      "--warmup", "500", "-o", "m.safetensors" }, 2,
+    "--warmup 500 is longer than --steps 100" },
+  { { "train", "--task", "sort", "--arch", "rnn", "--schedule", "linear",
+      "-o", "m.safetensors" }, 2,
+    "unknown --schedule “linear”: expected cosine, inv-sqrt or constant" },
+  { { "train", "--task", "sort", "--arch", "rnn", "--adamw", "-o",
+      "m.safetensors" }, 2, "--adamw decouples the weight decay: give "
+                            "--weight-decay too" },
+  { { "train", "--resume", "--task", "sort", "-o", "m.safetensors" }, 2,
+    "--resume continues the checkpoint with the settings it was made with: "
+    "--task cannot be given with it" },
+  { { "run", "--model", "m", "--beam", "0", "hi" }, 2,
+    "--beam 0 out of range: expected 1 to 64" },
+  { { "run", "--model", "m", "--json", "-o", "a.json", "hi" }, 2,
+    "--json prints the trace on standard output: -o and --atlas do not "
+    "apply" },
   { { "export", "--trace", "@T@" }, 2,
     "export needs -o FILE or --atlas FILE" },
   { { "export", "-o", "a.npy" }, 2, "export needs --trace FILE.json, or "
@@ -263,14 +314,14 @@ static const FailCase usage_cases[] = {
     "give --trace (a saved trace) or --model (a model to run), not both" },
   { { "export", "--trace", "@T@", "some text", "-o", "a.json" }, 2,
     "--trace exports a saved trace: a text does not apply" },
-  { { "export", "--trace", "@T@", "-o", "a.npy", "--atlas", "b.png" }, 2,
+  { { "export", "--trace", "@T@", "-o", "a.npy", "--atlas", "b.pdf" }, 2,
     "-o and --atlas are separate output modes" },
   { { "export", "--trace", "@T@", "--layer", "0", "-o", "a.json" }, 2,
     "-o FILE.json writes the whole trace: --kind, --layer and --head do not "
     "apply" },
   { { "export", "--trace", "@T@", "--head", "0", "-o", "a.npy" }, 2,
     "-o FILE.npy holds every head of the block: --head does not apply" },
-  { { "export", "--trace", "@T@", "--layer", "1", "--atlas", "a.png" }, 2,
+  { { "export", "--trace", "@T@", "--layer", "1", "--atlas", "a.pdf" }, 2,
     "--atlas draws every layer and head" },
   { { "run", "--model", "m", "--text", "hi", "--layer", "1" }, 2,
     "--kind, --layer and --head choose what -o or --atlas writes" },
@@ -318,28 +369,20 @@ static const FailCase failure_cases[] = {
   { { "info", "--model", "./nope/x.safetensors" }, 1,
     "cannot open model “./nope/x.safetensors”: no such file or folder" },
   { { "run", "--model", "@D@/m.safetensors", "hi" }, 1,
-    "cannot open model “@D@/m.safetensors” (file @D@/m.safetensors): no "
-    "model formats are readable in this build yet",
-    "m.safetensors" },
-  { { "train", "--model", "@D@/m.safetensors", "-o", "out.safetensors" }, 1,
-    "no model formats are readable in this build yet", "m.safetensors" },
+    "cannot open model “@D@/m.safetensors” (file @D@/m.safetensors): header "
+    "length", "m.safetensors" },
+  { { "train", "--resume", "-o", "@D@/m.safetensors" }, 1,
+    "m.safetensors: header length", "m.safetensors" },
   { { "info", "--model", "@D@" }, 1,
-    "cannot open model “@D@” (folder @D@): no model formats are readable" },
+    "cannot open model “@D@” (folder @D@): model folders (Hugging Face "
+    "GPT-2) are not readable in this build yet" },
   { { "info", "--model", "tiny" }, 1,
-    "cannot open model “tiny” (bundled model @D@/tiny.safetensors): no "
-    "model formats are readable in this build yet",
-    "tiny.safetensors" },
+    "cannot open model “tiny” (bundled model @D@/tiny.safetensors): header "
+    "length", "tiny.safetensors" },
   { { "export", "--model", "tiny", "--text", "hi", "-o", "a.json" }, 1,
     "cannot open model “tiny” (bundled model", "tiny.safetensors" },
-  { { "export", "--trace", "@T@", "--kind", "cross", "--layer", "0", "--head",
-      "0", "-o", "a.png" }, 1,
-    "attnscope-cli export: -o: image export (.png, .svg, .pdf and --atlas) "
-    "is not in this build yet" },
-  { { "export", "--trace", "@T@", "--kind", "cross", "--atlas", "a.PDF" }, 1,
-    "--atlas: image export (.png, .svg, .pdf and --atlas) is not in this "
-    "build yet" },
   { { "run", "--model", "m", "hi", "-o", "a.svg" }, 1,
-    "image export (.png, .svg, .pdf and --atlas) is not in this build yet" },
+    "cannot open model “m”: no such file or folder" },
   { { "export", "--trace", "@D@/missing.json", "-o", "a.json" }, 1,
     "missing.json" },
   { { "info", "--trace", "@D@/bad.json" }, 1, "bad.json", "bad.json" },
@@ -1019,6 +1062,383 @@ test_parse_defaults (void)
   g_assert_null (e->text);
 }
 
+/* ---- train, and run on a model it made -------------------------------- */
+
+/* A tiny model trained once by the CLI for every test below (and removed
+ * by main): reverse, 1 + 1 layers, C 16, 2 heads, 30 steps. Its outputs are
+ * far from right, which is beside the point: the format is checked, and
+ * every number printed is checked against the trace. */
+static char *trained_dir;
+static char *trained_path;
+static char *trained_stdout;
+
+#define TRAIN_ARGS                                                             \
+  "train", "--task", "reverse", "--arch", "transformer", "--layers", "1",      \
+    "--d-model", "16", "--heads", "2", "--steps", "30", "--batch", "8",        \
+    "--eval-every", "10", "--eval-examples", "12", "--test-examples", "14",    \
+    "--checkpoint-every", "20", "--threads", "1"
+
+static const char *
+trained_model (void)
+{
+  if (trained_path != NULL)
+    return trained_path;
+  trained_dir = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { TRAIN_ARGS, "-o", "model.safetensors", "ab1", NULL };
+  run_cli (args, trained_dir, trained_dir, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  trained_stdout = g_steal_pointer (&r.out);
+  trained_path = g_build_filename (trained_dir, "model.safetensors", NULL);
+  return trained_path;
+}
+
+static void
+test_train_tiny (void)
+{
+  const char *path = trained_model ();
+  const char *out = trained_stdout;
+  /* Not a terminal: plain lines (docs/cli.md, "train"). */
+  g_assert_true (g_str_has_prefix (
+    out, "model reverse-transformer: transformer, 1 + 1 layers, d-model 16, "
+         "2 heads, d-ff 64, post-norm; "));
+  assert_contains ("stdout", out,
+                   "training on reverse: 30 steps of 8 examples, lr 0.001 "
+                   "(cosine), seed 1, 1 thread\n");
+  assert_contains ("stdout", out, "\nstep 1/30 loss ");
+  assert_contains ("stdout", out, "\nstep 30/30 loss ");
+  assert_contains ("stdout", out,
+                   "\nstep 10 validation: exact match ");
+  assert_contains ("stdout", out, "(12 examples)\nstep 10 probe: \"ab1\" -> ");
+  assert_contains ("stdout", out, "\nstep 20 checkpoint: model.safetensors\n");
+  assert_contains ("stdout", out, "\ntest: exact match ");
+  assert_contains ("stdout", out, " (14 examples)\nwrote model.safetensors");
+  assert_contains ("stdout", out,
+                   "\nwrote model.safetensors: reverse-transformer after 30 "
+                   "steps (optimiser state for --resume: "
+                   "model.optim.safetensors)\n");
+  g_assert_null (strstr (out, "\r")); /* no progress bar in a pipe */
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnModel) model = attn_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (model->name, ==, "reverse-transformer");
+  g_assert_cmpint (model->config.C, ==, 16);
+  g_assert_nonnull (strstr (model->card_json,
+                            "\"command\":\"attnscope-cli train --task reverse "
+                            "--arch transformer --layers 1"));
+  g_assert_nonnull (strstr (model->card_json, "-o model.safetensors ab1\""));
+  g_assert_nonnull (strstr (model->card_json, "\"steps\":30"));
+  g_assert_nonnull (strstr (model->card_json, "\"test_examples\":14"));
+  g_autofree char *optim = g_build_filename (trained_dir,
+                                             "model.optim.safetensors", NULL);
+  g_assert_true (g_file_test (optim, G_FILE_TEST_IS_REGULAR));
+  /* The optimiser state is no bundled model. */
+  g_auto (CliResult) r = { 0 };
+  const char *info[] = { "info", NULL };
+  run_cli (info, trained_dir, trained_dir, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_autofree char *want = g_strdup_printf ("bundled models:\n  model\n"
+                                           "searched:\n  %s\n", trained_dir);
+  assert_contains ("stdout", r.out, want);
+}
+
+/* --resume continues the checkpoint; --steps may extend it. */
+static void
+test_train_resume (void)
+{
+  const char *model_path = trained_model ();
+  g_autofree char *tmp = make_tmp ();
+  g_autofree char *copy = g_build_filename (tmp, "m.safetensors", NULL);
+  g_autofree char *copy_optim = g_build_filename (tmp, "m.optim.safetensors",
+                                                  NULL);
+  g_autofree char *optim = g_build_filename (trained_dir,
+                                             "model.optim.safetensors", NULL);
+  g_autofree char *a = NULL, *b = NULL;
+  gsize na = 0, nb = 0;
+  g_assert_true (g_file_get_contents (model_path, &a, &na, NULL));
+  g_assert_true (g_file_get_contents (optim, &b, &nb, NULL));
+  g_assert_true (g_file_set_contents (copy, a, na, NULL));
+  g_assert_true (g_file_set_contents (copy_optim, b, nb, NULL));
+
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "train", "--resume", "-o", "m.safetensors",
+                         "--steps", "35", NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (g_str_has_prefix (r.out, "resuming reverse-transformer at "
+                                          "step 30\n"));
+  assert_contains ("stdout", r.out, "\nstep 35/35 loss ");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnModel) model = attn_model_load (copy, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (model->card_json, "\"steps\":35"));
+  rm_tree (tmp);
+}
+
+/* Ctrl-C: training stops after the step in progress, a checkpoint of it is
+ * written, and the message says how to go on. */
+static void
+test_train_interrupt (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, tmp);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawn (
+    launcher, &error, g_getenv ("ATTN_CLI"), TRAIN_ARGS, "--steps",
+    "1000000", "-o", "stop.safetensors", NULL);
+  g_assert_no_error (error);
+  /* The first progress line means training has begun. */
+  g_autoptr (GDataInputStream) lines = g_data_input_stream_new (
+    g_subprocess_get_stdout_pipe (p));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (
+        lines, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (g_str_has_prefix (line, "step 1/1000000 "))
+        break;
+    }
+  g_subprocess_send_signal (p, SIGINT);
+  g_autofree char *err = NULL;
+  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err,
+                                                &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+  assert_contains ("stderr", err,
+                   "attnscope-cli train: interrupted: stopping after this "
+                   "step and writing a checkpoint");
+  assert_contains ("stderr", err, "attnscope-cli train: training stopped at "
+                                  "step ");
+  assert_contains ("stderr", err, "; continue with: attnscope-cli train "
+                                  "--resume -o stop.safetensors\n");
+
+  g_autofree char *path = g_build_filename (tmp, "stop.safetensors", NULL);
+  g_autoptr (AttnModel) model = attn_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (model->card_json, "\"status\":\"checkpoint\""));
+  rm_tree (tmp);
+}
+
+/* The summary: input, output, then for each output token its three
+ * strongest source tokens, checked against the trace of the same run. */
+static void
+test_run_summary (void)
+{
+  const char *model = trained_model ();
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "run", "--model", model, "a2c", NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+
+  g_auto (CliResult) j = { 0 };
+  const char *json_args[] = { "run", "--model", model, "--json", "a2c",
+                              NULL };
+  run_cli (json_args, tmp, tmp, &j);
+  g_assert_cmpint (j.status, ==, 0);
+  g_autofree char *trace_path = g_build_filename (tmp, "run.json", NULL);
+  g_assert_true (g_file_set_contents (trace_path, j.out, -1, NULL));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnTrace) trace = attn_trace_load_json (trace_path, &error);
+  g_assert_no_error (error);
+
+  g_auto (GStrv) lines = g_strsplit (r.out, "\n", -1);
+  g_assert_cmpstr (lines[0], ==, "input: \"a2c\"");
+  g_autofree char *output = g_strdup_printf ("output: \"%s\"",
+                                             trace->target_text);
+  g_assert_cmpstr (lines[1], ==, output);
+  g_assert_cmpstr (lines[2], ==,
+                   "attention: cross layer 0, mean over 2 heads; for each "
+                   "output token the 3 source tokens weighted most, "
+                   "\"token\"@position weight");
+  const AttnBlock *cross = attn_trace_lookup_block (trace, ATTN_KIND_CROSS,
+                                                    0);
+  g_assert_nonnull (cross);
+  g_autofree float *mean = g_new (float, cross->n_queries * cross->n_keys);
+  attn_block_head_weights (cross, ATTN_HEADS_MEAN, mean);
+  g_autoptr (GRegex) entry = g_regex_new (
+    "  (\"[^\"]*\"|</s>|<unk>)@([0-9]+) ([01]\\.[0-9]{3})", 0, 0, NULL);
+  guint n_steps = trace->steps->len;
+  g_assert_cmpuint (g_strv_length (lines), ==, 3 + n_steps + 1);
+  for (guint i = 0; i < n_steps; i++)
+    {
+      const char *line = lines[3 + i];
+      const AttnStep *step = g_ptr_array_index (trace->steps, i);
+      g_autofree char *head = step->emitted.id == 2
+                                ? g_strdup ("  </s>  ")
+                                : g_strdup_printf ("  \"%s\"  ",
+                                                   step->emitted.text);
+      g_assert_true (g_str_has_prefix (line, head));
+      /* Three "token"@position weight entries, strongest first, equal to
+       * the trace's mean over heads to the 3 decimals printed. */
+      g_autoptr (GMatchInfo) match = NULL;
+      g_regex_match (entry, line + strlen (head) - 2, 0, &match);
+      float previous = 2.0f;
+      int n = 0;
+      while (g_match_info_matches (match))
+        {
+          g_autofree char *pos = g_match_info_fetch (match, 2);
+          g_autofree char *weight = g_match_info_fetch (match, 3);
+          int k = atoi (pos);
+          g_assert_cmpint (k, <, cross->n_keys);
+          float w = mean[i * cross->n_keys + k];
+          g_assert_cmpfloat_with_epsilon (g_ascii_strtod (weight, NULL), w,
+                                          5e-4);
+          g_assert_cmpfloat (w, <=, previous);
+          /* Nothing left out is stronger than the weakest shown. */
+          previous = w;
+          n++;
+          g_match_info_next (match, NULL);
+        }
+      g_assert_cmpint (n, ==, 3);
+      int stronger = 0;
+      for (int k = 0; k < cross->n_keys; k++)
+        stronger += mean[i * cross->n_keys + k] > previous;
+      g_assert_cmpint (stronger, <=, 2);
+    }
+  rm_tree (tmp);
+}
+
+/* --json prints a whole, valid trace of the run. */
+static void
+test_run_json (void)
+{
+  const char *model = trained_model ();
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "run", "--model", model, "--json", "--text", "1x9",
+                         NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (g_str_has_prefix (r.out, "{\n  \"format\": "));
+  g_autofree char *path = g_build_filename (tmp, "t.json", NULL);
+  g_assert_true (g_file_set_contents (path, r.out, -1, NULL));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnTrace) trace = attn_trace_load_json (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (trace->model_name, ==, "reverse-transformer");
+  g_assert_cmpstr (trace->source_text, ==, "1x9");
+  /* 3 characters and </s>; encoder-self, decoder-self and cross. */
+  g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE), ==, 4);
+  g_assert_cmpuint (trace->blocks->len, ==, 3);
+  g_assert_cmpuint (trace->steps->len, >=, 1);
+  rm_tree (tmp);
+}
+
+typedef struct {
+  const char *name;
+  const char *text;
+  int status;
+  const char *out; /* stdout starts with this ("" for nothing) */
+  const char *err; /* stderr contains this ("" for nothing) */
+} RunTextCase;
+
+static const RunTextCase run_text_cases[] = {
+  /* A character outside the vocabulary: named, read as <unk>, the run goes
+   * on. */
+  { "unknown", "a#b", 0, "input: \"a#b\"\n",
+    "attnscope-cli run: warning: a character is not in the vocabulary of "
+    "reverse-transformer, read as <unk>: “#”\n" },
+  { "unknown-two", "É1é", 0, "input: \"É1é\"\n",
+    "characters are not in the vocabulary of reverse-transformer, read as "
+    "<unk>: “É”, “é”\n" },
+  { "empty", "", 2, "", "attnscope-cli run: the text is empty\n" },
+  { "invalid-utf8", "ab\xc3", 2, "",
+    "attnscope-cli run: the text is not valid UTF-8 (bad byte at offset "
+    "2)\n" },
+  { "white-space", " \t ", 1, "",
+    "attnscope-cli run: the text is only white space\n" },
+  { "too-long", "abcdefghijklm", 1, "",
+    "attnscope-cli run: the text is 13 characters long; model "
+    "“reverse-transformer” reads at most 12\n" },
+};
+
+static void
+test_run_text (gconstpointer data)
+{
+  const RunTextCase *c = data;
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "run", "--model", trained_model (), "--text",
+                         c->text, NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, c->status);
+  g_assert_true (g_str_has_prefix (r.out, c->out));
+  if (c->status != 0)
+    g_assert_cmpstr (r.out, ==, "");
+  assert_contains ("stderr", r.err, c->err);
+  rm_tree (tmp);
+}
+
+/* Beam search: a wider beam gives a valid run too (its output may differ). */
+static void
+test_run_beam (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "run", "--model", trained_model (), "--beam", "4",
+                         "-o", "beam.json", "xy", NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "wrote beam.json: the whole trace (3 blocks)\n");
+  g_autofree char *path = g_build_filename (tmp, "beam.json", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnTrace) trace = attn_trace_load_json (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (trace->source_text, ==, "xy");
+  rm_tree (tmp);
+}
+
+static void
+test_info_model (void)
+{
+  const char *model_path = trained_model ();
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  /* By bundled name: the scratch folder of the trained model is the model
+   * path. */
+  const char *args[] = { "info", "--model", "model", NULL };
+  run_cli (args, tmp, trained_dir, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_autofree char *head = g_strdup_printf (
+    "model: reverse-transformer\nfile: %s (bundled model)\n"
+    "architecture: transformer\nattention: scaled-dot-product\n",
+    model_path);
+  g_assert_true (g_str_has_prefix (r.out, head));
+  assert_contains ("stdout", r.out, "\nvocabulary: 40 tokens (4 special)\n");
+  assert_contains ("stdout", r.out, "\nconfig:\n  arch: transformer\n");
+  assert_contains ("stdout", r.out, "\n  d_model: 16\n");
+  assert_contains ("stdout", r.out, "\ncard:\n  name: reverse-transformer\n"
+                                    "  task: reverse\n");
+  assert_contains ("stdout", r.out, "\n  seed: 1\n  steps: 30\n");
+  assert_contains ("stdout", r.out, "\n  test_examples: 14\n");
+  assert_contains ("stdout", r.out, "\n  training:\n    task: reverse\n");
+  rm_tree (tmp);
+}
+
+static void
+test_export_model (void)
+{
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "export", "--model", trained_model (), "--text",
+                         "abc", "--kind", "cross", "-o", "cross.npy", NULL };
+  run_cli (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  assert_contains ("stdout", r.out, "wrote cross.npy: cross layer 0, shape "
+                                    "(2, ");
+  g_autofree char *path = g_build_filename (tmp, "cross.npy", NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  rm_tree (tmp);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1072,5 +1492,22 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/attn/cli/parse/values", test_parse_values);
   g_test_add_func ("/attn/cli/parse/defaults", test_parse_defaults);
-  return g_test_run ();
+  g_test_add_func ("/attn/cli/train/tiny", test_train_tiny);
+  g_test_add_func ("/attn/cli/train/resume", test_train_resume);
+  g_test_add_func ("/attn/cli/train/interrupt", test_train_interrupt);
+  g_test_add_func ("/attn/cli/run/summary", test_run_summary);
+  g_test_add_func ("/attn/cli/run/json", test_run_json);
+  g_test_add_func ("/attn/cli/run/beam", test_run_beam);
+  for (guint i = 0; i < G_N_ELEMENTS (run_text_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/run/text/%s",
+                                               run_text_cases[i].name);
+      g_test_add_data_func (name, &run_text_cases[i], test_run_text);
+    }
+  g_test_add_func ("/attn/cli/info/model", test_info_model);
+  g_test_add_func ("/attn/cli/export/model", test_export_model);
+  int status = g_test_run ();
+  if (trained_dir != NULL)
+    rm_tree (trained_dir);
+  return status;
 }
