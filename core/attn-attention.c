@@ -349,6 +349,45 @@ keep_from_pad (const guint8 *key_pad, int B, int S)
   return keep;
 }
 
+/* Every head of one sequence; keep (S) as masked_softmax_rows takes it. */
+static void
+mha_attend_heads (float *ctx, float *att, const float *q, const float *k,
+                  const float *v, int T, int S, int C, int NH,
+                  gboolean causal, const gint32 *keep,
+                  const float *head_mask)
+{
+  /* ctx (T, C), att (NH, T, S), q (T, C), k (S, C), v (S, C) */
+  const int HS = C / NH;
+  const float scale = 1.0f / sqrtf ((float) HS);
+  for (int h = 0; h < NH; h++)
+    {
+      /* Head h is the column slice [h HS, (h + 1) HS) of q, k, v and ctx:
+       * strided views with leading dimension C, no copies. */
+      float *att_h = att + (gsize) h * T * S; /* (T, S) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, S, HS, scale,
+                   q + h * HS, C, k + h * HS, C, 0.0f, att_h, S);
+      masked_softmax_rows (att_h, T, S, causal, keep);
+      const float hm = head_mask != NULL ? head_mask[h] : 1.0f;
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, S, hm,
+                   att_h, S, v + h * HS, C, 0.0f, ctx + h * HS, C);
+    }
+}
+
+void
+attn_mha_attend (float *ctx, float *att, const float *q, const float *k,
+                 const float *v, int T, int S, int C, int NH,
+                 gboolean causal, const guint8 *key_pad,
+                 const float *head_mask)
+{
+  /* ctx (T, C), att (NH, T, S), q (T, C), k (S, C), v (S, C) */
+  attn_check (ctx != NULL && att != NULL && q != NULL && k != NULL
+              && v != NULL);
+  attn_check (T > 0 && S > 0 && C > 0 && NH > 0 && C % NH == 0);
+  attn_check (!causal || S == T);
+  g_autofree gint32 *keep = keep_from_pad (key_pad, 1, S);
+  mha_attend_heads (ctx, att, q, k, v, T, S, C, NH, causal, keep, head_mask);
+}
+
 void
 attn_mha_forward (float *out, AttnMhaActs *acts, const float *xq,
                   const float *xkv, const AttnMhaParams *params,
@@ -359,8 +398,7 @@ attn_mha_forward (float *out, AttnMhaActs *acts, const float *xq,
   mha_check_call (acts, xq, xkv, params, causal);
   attn_check (out != NULL && out != xq && out != xkv);
   const int B = acts->dims.B, T = acts->dims.T, S = acts->dims.S;
-  const int C = acts->dims.C, NH = acts->dims.NH, HS = C / NH;
-  const float scale = 1.0f / sqrtf ((float) HS);
+  const int C = acts->dims.C, NH = acts->dims.NH;
 
   /* One sgemm per projection over all B * T (or B * S) rows. */
   attn_linear_forward (acts->q, xq, params->wq, params->bq, B * T, C, C);
@@ -369,24 +407,12 @@ attn_mha_forward (float *out, AttnMhaActs *acts, const float *xq,
 
   g_autofree gint32 *keep = keep_from_pad (key_pad, B, S);
   for (int b = 0; b < B; b++)
-    for (int h = 0; h < NH; h++)
-      {
-        /* Head h is the column slice [h HS, (h + 1) HS) of q, k, v and ctx:
-         * strided views with leading dimension C, no copies. */
-        const float *q = acts->q + (gsize) b * T * C + h * HS; /* (T, HS) */
-        const float *k = acts->k + (gsize) b * S * C + h * HS; /* (S, HS) */
-        const float *v = acts->v + (gsize) b * S * C + h * HS; /* (S, HS) */
-        float *ctx = acts->ctx + (gsize) b * T * C + h * HS;   /* (T, HS) */
-        float *att = acts->att + ((gsize) b * NH + h) * T * S; /* (T, S) */
-
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, S, HS,
-                     scale, q, C, k, C, 0.0f, att, S);
-        masked_softmax_rows (att, T, S, causal,
-                             keep != NULL ? keep + (gsize) b * S : NULL);
-        const float hm = head_mask != NULL ? head_mask[h] : 1.0f;
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, S, hm,
-                     att, S, v, C, 0.0f, ctx, C);
-      }
+    mha_attend_heads (acts->ctx + (gsize) b * T * C,
+                      acts->att + (gsize) b * NH * T * S,
+                      acts->q + (gsize) b * T * C,
+                      acts->k + (gsize) b * S * C,
+                      acts->v + (gsize) b * S * C, T, S, C, NH, causal,
+                      keep != NULL ? keep + (gsize) b * S : NULL, head_mask);
 
   attn_linear_forward (out, acts->ctx, params->wo, params->bo, B * T, C, C);
 }

@@ -86,6 +86,17 @@ void attn_mha_forward (float *out, AttnMhaActs *acts, const float *xq,
                        const float *xkv, const AttnMhaParams *params,
                        gboolean causal, const guint8 *key_pad,
                        const float *head_mask);
+/* The core of attn_mha_forward for ONE sequence whose projections are
+ * already made: per head h (columns [h HS, (h + 1) HS) of q, k, v, ctx),
+ * att[h] (T, S) = softmax of q_h k_h^T / sqrt (HS) over the keys a query
+ * may see (causal and key_pad (S) as there), ctx_h = head_mask[h] *
+ * att[h] v_h. ctx (T, C), att (NH, T, S), q (T, C), k (S, C), v (S, C).
+ * A decoder with a key/value cache passes its one new query (T = 1, not
+ * causal) and the S keys and values cached so far. */
+void attn_mha_attend (float *ctx, float *att, const float *q, const float *k,
+                      const float *v, int T, int S, int C, int NH,
+                      gboolean causal, const guint8 *key_pad,
+                      const float *head_mask);
 /* The plain definition (loops, double accumulation, no BLAS) that the fast
  * forward is tested against; fills the same acts. */
 void attn_mha_forward_ref (float *out, AttnMhaActs *acts, const float *xq,
