@@ -443,6 +443,55 @@ attn_model_load (const char *path, GError **error)
   return g_steal_pointer (&model);
 }
 
+/* ---- incremental decoding ---------------------------------------------- */
+
+AttnDecodeState *
+attn_decode_state_new (AttnModel *model, const int *src, int S)
+{
+  attn_check (model != NULL && src != NULL);
+  attn_check (S >= 1 && S <= model->config.max_len);
+  for (int i = 0; i < S; i++)
+    attn_check (src[i] >= 0 && src[i] < model->config.V);
+  const AttnModelClass *k = model->klass;
+  if (k->encode == NULL)
+    return NULL;
+  attn_check (k->step != NULL && k->state_copy != NULL
+              && k->state_free != NULL);
+  AttnDecodeState *state = k->encode (model, src, S);
+  attn_check (state != NULL && state->model == model && state->S == S
+              && state->n_inputs == 0);
+  return state;
+}
+
+void
+attn_decode_state_step (AttnDecodeState *state, int token, float *logits)
+{
+  /* logits (V) */
+  attn_check (state != NULL && logits != NULL);
+  const AttnModelConfig *c = &state->model->config;
+  attn_check (token >= 0 && token < c->V);
+  attn_check (state->n_inputs < c->max_len);
+  state->model->klass->step (state, token, logits);
+  state->n_inputs++;
+}
+
+AttnDecodeState *
+attn_decode_state_copy (const AttnDecodeState *state)
+{
+  attn_check (state != NULL);
+  AttnDecodeState *copy = state->model->klass->state_copy (state);
+  attn_check (copy != NULL && copy != state);
+  *copy = *state;
+  return copy;
+}
+
+void
+attn_decode_state_free (AttnDecodeState *state)
+{
+  if (state != NULL)
+    state->model->klass->state_free (state);
+}
+
 /* ---- decoding ---------------------------------------------------------- */
 
 /* out (V) = log softmax of logits (V), in double so that summed
@@ -496,6 +545,10 @@ typedef struct {
   double log_prob;
   double score;
   gboolean finished;
+  AttnDecodeState *state; /* incremental decoding: has consumed <s> and
+                           * every token but the last, which the beam's
+                           * next step feeds; NULL otherwise, and once
+                           * finished */
 } Beam;
 
 static Beam *
@@ -517,6 +570,7 @@ beam_free (gpointer data)
   g_array_unref (b->log_probs);
   g_array_unref (b->top_ids);
   g_array_unref (b->top_probs);
+  attn_decode_state_free (b->state);
   g_free (b);
 }
 
@@ -529,6 +583,7 @@ array_copy (GArray *a)
   return c;
 }
 
+/* b without its decoder state. */
 static Beam *
 beam_copy (const Beam *b)
 {
@@ -557,24 +612,49 @@ typedef struct {
   int n_top;
   int beam_width;
   gboolean length_normalise;
+  gboolean incremental; /* beams carry decoder states */
   int *tgt;       /* (max_len) decoder inputs */
   float *logits;  /* (max_len, V) */
 } Decoder;
 
-/* Runs the decoder on <s> + b's tokens; view->logp gets the log-softmax of
- * the last position, view->best its n_best most probable ids. */
+/* The first beam: nothing emitted; with the source encoded when
+ * decoding incrementally. */
+static Beam *
+decoder_first_beam (Decoder *d)
+{
+  Beam *b = beam_new ();
+  if (d->incremental)
+    b->state = attn_decode_state_new (d->model, d->src, d->S);
+  return b;
+}
+
+/* Runs the decoder on <s> + b's tokens (incrementally: feeds b's state
+ * the one input it lacks); view->logp gets the log-softmax of the last
+ * position, view->best its n_best most probable ids. */
 static gboolean
-decoder_step (Decoder *d, const Beam *b, StepView *view, int n_best,
+decoder_step (Decoder *d, Beam *b, StepView *view, int n_best,
               GError **error)
 {
   int V = d->model->config.V;
   int T = (int) b->tokens->len + 1;
   attn_check (T <= d->model->config.max_len);
-  d->tgt[0] = ATTN_VOCAB_BOS;
-  memcpy (d->tgt + 1, b->tokens->data, (T - 1) * sizeof (int));
-  d->model->klass->forward (d->model, d->src, d->S, d->tgt, T, d->logits,
-                            NULL);
-  if (!log_softmax (d->logits + (gsize) (T - 1) * V, V, view->logp))
+  const float *last = d->logits + (gsize) (T - 1) * V; /* (V) */
+  if (d->incremental)
+    {
+      attn_check (b->state != NULL && b->state->n_inputs == T - 1);
+      int input = T == 1 ? ATTN_VOCAB_BOS
+                         : g_array_index (b->tokens, int, T - 2);
+      attn_decode_state_step (b->state, input, d->logits);
+      last = d->logits;
+    }
+  else
+    {
+      d->tgt[0] = ATTN_VOCAB_BOS;
+      memcpy (d->tgt + 1, b->tokens->data, (T - 1) * sizeof (int));
+      d->model->klass->forward (d->model, d->src, d->S, d->tgt, T, d->logits,
+                                NULL);
+    }
+  if (!log_softmax (last, V, view->logp))
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_FAILED,
                    "model “%s” produced a non-finite logit at step %d",
@@ -591,11 +671,17 @@ beam_score (const Decoder *d, double log_prob, int n_tokens)
   return d->length_normalise ? log_prob / n_tokens : log_prob;
 }
 
-/* b extended by id, with the step's alternatives from view. */
+/* b extended by id, with the step's alternatives from view. take_state:
+ * the new beam takes b's decoder state (b's last use), else it gets a
+ * copy; a finished beam needs none. */
 static Beam *
-beam_extend (const Decoder *d, const Beam *b, const StepView *view, int id)
+beam_extend (const Decoder *d, Beam *b, const StepView *view, int id,
+             gboolean take_state)
 {
   Beam *c = beam_copy (b);
+  if (b->state != NULL && id != ATTN_VOCAB_EOS)
+    c->state = take_state ? g_steal_pointer (&b->state)
+                          : attn_decode_state_copy (b->state);
   float lp = (float) view->logp[id];
   g_array_append_val (c->tokens, id);
   g_array_append_val (c->log_probs, lp);
@@ -620,7 +706,7 @@ decode_greedy (Decoder *d, GError **error)
   g_autofree double *logp = g_new (double, V);
   g_autofree int *best = g_new (int, MAX (d->n_top, 1));
   StepView view = { logp, best };
-  Beam *b = beam_new ();
+  Beam *b = decoder_first_beam (d);
   while ((int) b->tokens->len < d->max_steps && !b->finished)
     {
       if (!decoder_step (d, b, &view, MAX (d->n_top, 1), error))
@@ -628,7 +714,7 @@ decode_greedy (Decoder *d, GError **error)
           beam_free (b);
           return NULL;
         }
-      Beam *next = beam_extend (d, b, &view, best[0]);
+      Beam *next = beam_extend (d, b, &view, best[0], TRUE);
       beam_free (b);
       b = next;
     }
@@ -659,8 +745,9 @@ decode_beam (Decoder *d, GError **error)
   int W = d->beam_width;
   int n_best = MIN (MAX (W, d->n_top), V);
   g_autoptr (GPtrArray) beams = g_ptr_array_new_with_free_func (beam_free);
-  g_ptr_array_add (beams, beam_new ());
+  g_ptr_array_add (beams, decoder_first_beam (d));
   g_autofree double *logp = g_new (double, (gsize) W * V);
+  g_autofree int *uses = g_new (int, W);
   g_autofree int *best = g_new (int, (gsize) W * n_best);
   g_autofree StepView *views = g_new0 (StepView, W);
   g_autoptr (GArray) cands = g_array_new (FALSE, FALSE, sizeof (Candidate));
@@ -698,15 +785,29 @@ decode_beam (Decoder *d, GError **error)
       if (all_finished)
         break;
       g_array_sort (cands, compare_candidates);
+      guint n_next = MIN (cands->len, (guint) W);
+      /* The last kept extension of each beam that goes on (not by </s>)
+       * takes its decoder state; the others copy it. */
+      memset (uses, 0, W * sizeof (int));
+      for (guint k = 0; k < n_next; k++)
+        {
+          const Candidate *c = &g_array_index (cands, Candidate, k);
+          uses[c->parent] += c->id >= 0 && c->id != ATTN_VOCAB_EOS;
+        }
       GPtrArray *next = g_ptr_array_new_with_free_func (beam_free);
-      for (guint k = 0; k < cands->len && (int) k < W; k++)
+      for (guint k = 0; k < n_next; k++)
         {
           const Candidate *c = &g_array_index (cands, Candidate, k);
           Beam *parent = g_ptr_array_index (beams, c->parent);
-          g_ptr_array_add (next, c->id < 0 ? beam_copy (parent)
-                                           : beam_extend (d, parent,
-                                                          &views[c->parent],
-                                                          c->id));
+          if (c->id < 0)
+            {
+              g_ptr_array_add (next, beam_copy (parent));
+              continue;
+            }
+          gboolean last_use = c->id != ATTN_VOCAB_EOS
+                              && --uses[c->parent] == 0;
+          g_ptr_array_add (next, beam_extend (d, parent, &views[c->parent],
+                                              c->id, last_use));
         }
       g_ptr_array_unref (beams);
       beams = next;
@@ -758,6 +859,7 @@ decoder_init (Decoder *d, AttnModel *model, const int *src, int S,
   d->n_top = MIN (o->top_k, c->V);
   d->beam_width = o->beam_width;
   d->length_normalise = o->length_normalise;
+  d->incremental = model->klass->encode != NULL && !o->recompute_prefix;
   d->tgt = g_new (int, c->max_len);
   d->logits = g_new (float, (gsize) c->max_len * c->V);
 }

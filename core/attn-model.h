@@ -84,6 +84,15 @@ typedef struct {
 
 typedef struct _AttnModel AttnModel;
 
+/* One hypothesis's decoder part-way through an output, for incremental
+ * decoding (attn_decode_state_new). A class's state begins with this
+ * struct and adds what it caches. */
+typedef struct {
+  AttnModel *model;
+  int S;        /* source tokens */
+  int n_inputs; /* decoder inputs consumed so far, <s> included */
+} AttnDecodeState;
+
 typedef struct {
   AttnArch arch;
   /* The tensors of a model of this config (names, shapes), into *n: a new
@@ -111,6 +120,18 @@ typedef struct {
                           float *token_acc);
   /* Frees model->priv (which may still be NULL). */
   void (*finalize) (AttnModel *model);
+  /* Incremental decoding, optional: all four or none (without them the
+   * decoders run forward on the whole prefix at every step). encode: a
+   * state for src (S) that has consumed nothing, holding the source's
+   * encoding, computed once; step: consumes one decoder input and writes
+   * logits (V) for the next token, computing the new position only;
+   * state_copy: an independent copy of what the class added (the header
+   * is copied by attn_decode_state_copy); state_free. Contracts as
+   * attn_decode_state_new and friends. */
+  AttnDecodeState *(*encode) (AttnModel *model, const int *src, int S);
+  void (*step) (AttnDecodeState *state, int token, float *logits);
+  AttnDecodeState *(*state_copy) (const AttnDecodeState *state);
+  void (*state_free) (AttnDecodeState *state);
 } AttnModelClass;
 
 struct _AttnModel {
@@ -148,9 +169,14 @@ typedef struct {
                               * token log-probability (sum / tokens emitted)
                               * instead of the sum, which favours short
                               * outputs */
+  gboolean recompute_prefix; /* decode by running forward on <s> + the whole
+                              * prefix at every step even when the class
+                              * decodes incrementally: the slow reference
+                              * that tests and benchmarks hold the
+                              * incremental decoder to */
 } AttnRunOptions;
 
-#define ATTN_RUN_OPTIONS_INIT { 1, 0, 5, FALSE }
+#define ATTN_RUN_OPTIONS_INIT { 1, 0, 5, FALSE, FALSE }
 #define ATTN_MAX_BEAM_WIDTH 64
 
 /* Encodes text, decodes (greedy or beam), then runs one teacher-forced
@@ -203,11 +229,35 @@ GPtrArray *attn_model_beam_search (AttnModel *model, const int *src, int S,
                                    const AttnRunOptions *options,
                                    GError **error);
 
+/* Incremental decoding: the source is encoded once, then each step feeds
+ * one decoder input and computes only the new position (the Transformer
+ * keeps every decoder layer's self-attention keys and values and the
+ * cross-attention keys and values of the source; the RNN its GRU state,
+ * input-feeding vector and last context).
+ *
+ * A state for src (S ids, as attn_model_beam_search takes them) that has
+ * consumed nothing, or NULL when the model's class has no incremental
+ * decoder. The model must outlive it (and its copies), whose steps share
+ * scratch with it: step them from one thread at a time. */
+AttnDecodeState *attn_decode_state_new (AttnModel *model, const int *src,
+                                        int S);
+/* Consumes decoder input token (the first input is <s>; at most max_len
+ * inputs in all) and writes logits (V) for the next token: the last row of
+ * what forward gives on the src and every input consumed so far (equal
+ * up to float rounding). */
+void attn_decode_state_step (AttnDecodeState *state, int token,
+                             float *logits);
+/* An independent copy: stepping either leaves the other as it was (beam
+ * search forks hypotheses this way). */
+AttnDecodeState *attn_decode_state_copy (const AttnDecodeState *state);
+void attn_decode_state_free (AttnDecodeState *state);
+
 /* The classes, for attn_model_new / attn_model_load dispatch. */
 extern const AttnModelClass attn_transformer_class;
 extern const AttnModelClass attn_rnn_class;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnModel, attn_model_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnHypothesis, attn_hypothesis_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnDecodeState, attn_decode_state_free)
 
 G_END_DECLS

@@ -453,38 +453,49 @@ seq_att_row (const RnnSeq *q, const AttnModelConfig *c, int t)
   return ((const AttnScoreActs *) q->acts[t])->att;
 }
 
-/* ctx (H) = attention of query (H) over the memory, its activations kept as
- * step t's. */
-static void
-seq_attend (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w, int t,
-            const float *query, float *ctx)
+/* The activations of one query's attention over S keys: AttnLocalActs
+ * for local-p, else AttnScoreActs. */
+static gpointer
+attend_acts_new (const AttnModelConfig *c, int S)
 {
-  const AttnScoreDims sd = { score_kind (c), 1, q->S, c->H, c->H, c->A };
+  const AttnScoreDims sd = { score_kind (c), 1, S, c->H, c->H, c->A };
+  gpointer acts;
+  if (is_local (c))
+    {
+      const AttnLocalDims ld = { sd, c->A, c->D };
+      acts = attn_local_acts_new (&ld, NULL);
+    }
+  else
+    acts = attn_score_acts_new (&sd, NULL);
+  attn_check (acts != NULL);
+  return acts;
+}
+
+/* ctx (H) = attention of query (H) over mem (S, H), S and the weights in
+ * acts (attend_acts_new). */
+static void
+attend (const AttnModelConfig *c, const RnnWeights *w, gpointer acts,
+        const float *mem, const float *query, float *ctx)
+{
+  if (is_local (c))
+    attn_local_forward (ctx, acts, query, mem, &w->att, NULL);
+  else
+    attn_score_attention_forward (ctx, acts, query, mem, &w->att.score,
+                                  NULL);
+}
+
+/* Step t's attention activations, made on first use. */
+static gpointer
+seq_step_acts (RnnSeq *q, const AttnModelConfig *c, int t)
+{
   if (q->acts_S != q->S)
     {
       seq_free_acts (q, is_local (c));
       q->acts_S = q->S;
     }
-  if (is_local (c))
-    {
-      if (q->acts[t] == NULL)
-        {
-          const AttnLocalDims ld = { sd, c->A, c->D };
-          q->acts[t] = attn_local_acts_new (&ld, NULL);
-          attn_check (q->acts[t] != NULL);
-        }
-      attn_local_forward (ctx, q->acts[t], query, q->mem, &w->att, NULL);
-    }
-  else
-    {
-      if (q->acts[t] == NULL)
-        {
-          q->acts[t] = attn_score_acts_new (&sd, NULL);
-          attn_check (q->acts[t] != NULL);
-        }
-      attn_score_attention_forward (ctx, q->acts[t], query, q->mem,
-                                    &w->att.score, NULL);
-    }
+  if (q->acts[t] == NULL)
+    q->acts[t] = attend_acts_new (c, q->S);
+  return q->acts[t];
 }
 
 /* From dctx (H): dquery (H) +=, dmem +=, attention grads +=. */
@@ -502,18 +513,73 @@ seq_attend_backward (RnnSeq *q, const AttnModelConfig *c,
                                    &w->att.score);
 }
 
-/* Teacher-forced forward of one sequence: src (S) without padding, tgt (T)
- * decoder inputs; feat (T, F) receives the output layer's inputs. Dropout
- * with probability p when p > 0, drawn from rng. */
+/* One decoder step's tensors (see the model above): rows of an RnnSeq in
+ * the teacher-forced forward, or an incremental decoder's state. */
+typedef struct {
+  float *x;             /* (E + H) [Emb (y_{t-1}); c_t or h~_{t-1}] */
+  const float *h_prev;  /* (H) h_{t-1} */
+  float *h;             /* (H) h_t; may be h_prev (the cell steps in place) */
+  float *saved;         /* (4H) the GRU cell's */
+  float *work;          /* (6H) GRU cell scratch */
+  float *ctx;           /* (H) c_t */
+  float *cat;           /* (2H) Luong: [c_t; h_t] */
+  const float *ht_prev; /* (H) Luong: h~_{t-1}; NULL at t = 0 (zeros) */
+  float *ht;            /* (H) Luong: h~_t; may be ht_prev */
+  float *pre;           /* (H) Luong: W_c [c_t; h_t] */
+  float *feat;          /* (F) the output layer's input */
+  float *x_mask;        /* (E) dropout factors (p > 0) */
+  gpointer acts;        /* the attention's (attend_acts_new) */
+} RnnStep;
+
+/* Decoder step of input token over mem (S, H) (the S of st->acts).
+ * Dropout on the embedding with probability p when p > 0, drawn from
+ * rng. */
 static void
-seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
-             const int *src, int S, const int *tgt, int T, float *feat,
-             float p, GRand *rng)
+step_forward (const AttnModelConfig *c, const RnnWeights *w,
+              const float *mem, int token, const RnnStep *st, float p,
+              GRand *rng)
 {
-  const int V = c->V, E = c->E, H = c->H, EH = E + H, F = out_width (c);
-  attn_check (S >= 1 && S <= q->cap_S && T >= 1 && T <= q->cap_T);
+  const int E = c->E, H = c->H, EH = E + H;
+  const gsize hs = H * sizeof (float);
+  attn_embedding_forward (st->x, &token, w->embedding, 1, c->V, E);
+  if (p > 0.0f)
+    attn_dropout_forward (st->x, st->x_mask, st->x, E, p, TRUE, rng);
+  if (is_additive (c))
+    {
+      attend (c, w, st->acts, mem, st->h_prev, st->ctx);
+      memcpy (st->x + E, st->ctx, hs);
+      attn_gru_cell_forward (st->h, st->saved, st->work, st->x, st->h_prev,
+                             &w->dec, 1, EH, H);
+      memcpy (st->feat, st->h, hs);
+      memcpy (st->feat + H, st->ctx, hs);
+    }
+  else
+    {
+      if (st->ht_prev == NULL)
+        memset (st->x + E, 0, hs);
+      else
+        memcpy (st->x + E, st->ht_prev, hs);
+      attn_gru_cell_forward (st->h, st->saved, st->work, st->x, st->h_prev,
+                             &w->dec, 1, EH, H);
+      attend (c, w, st->acts, mem, st->h, st->ctx);
+      memcpy (st->cat, st->ctx, hs);
+      memcpy (st->cat + H, st->h, hs);
+      attn_linear_forward (st->pre, st->cat, w->attentional_w, NULL, 1, 2 * H,
+                           H);
+      attn_tanh_forward (st->ht, st->pre, H);
+      memcpy (st->feat, st->ht, hs);
+    }
+}
+
+/* The encoder of one sequence: src (S) without padding into q->mem (S, H)
+ * and the bridge's h_0 into q->h[0]. Dropout as seq_forward. */
+static void
+seq_encode (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
+            const int *src, int S, float p, GRand *rng)
+{
+  const int V = c->V, E = c->E, H = c->H;
+  attn_check (S >= 1 && S <= q->cap_S);
   q->S = S;
-  q->T = T;
   q->dropout = p > 0.0f;
 
   attn_embedding_forward (q->src_emb, src, w->embedding, S, V, E);
@@ -526,45 +592,39 @@ seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
   attn_linear_forward (q->h0_pre, q->enc_hn, w->bridge_w, w->bridge_b, 1,
                        2 * H, H);
   attn_tanh_forward (q->h, q->h0_pre, H);
+}
+
+/* Teacher-forced forward of one sequence: src (S) without padding, tgt (T)
+ * decoder inputs; feat (T, F) receives the output layer's inputs. Dropout
+ * with probability p when p > 0, drawn from rng. */
+static void
+seq_forward (RnnSeq *q, const AttnModelConfig *c, const RnnWeights *w,
+             const int *src, int S, const int *tgt, int T, float *feat,
+             float p, GRand *rng)
+{
+  const int E = c->E, H = c->H, EH = E + H, F = out_width (c);
+  attn_check (T >= 1 && T <= q->cap_T);
+  seq_encode (q, c, w, src, S, p, rng);
+  q->T = T;
 
   for (int t = 0; t < T; t++)
     {
-      float *x = q->x + (gsize) t * EH;      /* (E + H) */
-      float *h_prev = q->h + (gsize) t * H;  /* (H) */
-      float *h_t = h_prev + H;               /* (H) */
-      float *ctx = q->ctx + (gsize) t * H;   /* (H) */
-      float *f = feat + (gsize) t * F;       /* (F) */
-
-      attn_embedding_forward (x, tgt + t, w->embedding, 1, V, E);
-      if (q->dropout)
-        attn_dropout_forward (x, q->x_mask + (gsize) t * E, x, E, p, TRUE,
-                              rng);
-      if (is_additive (c))
-        {
-          seq_attend (q, c, w, t, h_prev, ctx);
-          memcpy (x + E, ctx, H * sizeof (float));
-          attn_gru_cell_forward (h_t, q->saved + (gsize) t * 4 * H, q->work,
-                                 x, h_prev, &w->dec, 1, EH, H);
-          memcpy (f, h_t, H * sizeof (float));
-          memcpy (f + H, ctx, H * sizeof (float));
-        }
-      else
-        {
-          float *cat = q->cat + (gsize) t * 2 * H; /* (2H) */
-          if (t == 0)
-            memset (x + E, 0, H * sizeof (float));
-          else
-            memcpy (x + E, q->ht + (gsize) (t - 1) * H, H * sizeof (float));
-          attn_gru_cell_forward (h_t, q->saved + (gsize) t * 4 * H, q->work,
-                                 x, h_prev, &w->dec, 1, EH, H);
-          seq_attend (q, c, w, t, h_t, ctx);
-          memcpy (cat, ctx, H * sizeof (float));
-          memcpy (cat + H, h_t, H * sizeof (float));
-          attn_linear_forward (q->dpre, cat, w->attentional_w, NULL, 1, 2 * H,
-                               H);
-          attn_tanh_forward (q->ht + (gsize) t * H, q->dpre, H);
-          memcpy (f, q->ht + (gsize) t * H, H * sizeof (float));
-        }
+      const RnnStep st = {
+        .x = q->x + (gsize) t * EH,
+        .h_prev = q->h + (gsize) t * H,
+        .h = q->h + (gsize) (t + 1) * H,
+        .saved = q->saved + (gsize) t * 4 * H,
+        .work = q->work,
+        .ctx = q->ctx + (gsize) t * H,
+        .cat = q->cat + (gsize) t * 2 * H,
+        .ht_prev = t > 0 ? q->ht + (gsize) (t - 1) * H : NULL,
+        .ht = q->ht + (gsize) t * H,
+        .pre = q->dpre,
+        .feat = feat + (gsize) t * F,
+        .x_mask = q->x_mask + (gsize) t * E,
+        .acts = seq_step_acts (q, c, t),
+      };
+      step_forward (c, w, q->mem, tgt[t], &st, p, rng);
     }
 }
 
@@ -877,6 +937,136 @@ rnn_loss_and_grad (AttnModel *model, const AttnBatch *batch,
   return loss;
 }
 
+/* ---- incremental decoding ---------------------------------------------- */
+
+/* What every hypothesis decoded from one source shares (refcounted with
+ * g_rc_box): the encoding, read-only, and the scratch of one step, so
+ * states of one encoding step one at a time. */
+typedef struct {
+  RnnWeights w;    /* views of model->params, bound once */
+  int S_real;      /* source tokens up to the first <pad>: the keys */
+  float *mem;      /* (S_real, H) memory: keys and values */
+  float *h0;       /* (H) the bridge's initial decoder state */
+  gpointer acts;   /* one query's attention over the memory */
+  float *x;        /* (E + H) step scratch, as RnnStep's */
+  float *saved;    /* (4H) */
+  float *work;     /* (6H) */
+  float *cat;      /* (2H) */
+  float *pre;      /* (H) */
+  float *feat;     /* (F) */
+  gboolean local;  /* acts are AttnLocalActs */
+  AttnTensorBlock *block;
+} RnnEncoding;
+
+typedef struct {
+  AttnDecodeState parent;
+  RnnEncoding *enc;
+  float h[];       /* (3, H): the GRU state h_t after the inputs consumed
+                    * (h_0 before any), Luong's input-feeding h~_t (zeros
+                    * before any) and the last context c_t (zeros before
+                    * any) */
+} RnnDecodeState;
+
+static void
+rnn_encoding_clear (gpointer data)
+{
+  RnnEncoding *e = data;
+  if (e->local)
+    attn_local_acts_free (e->acts);
+  else
+    attn_score_acts_free (e->acts);
+  attn_tensor_block_free (e->block);
+}
+
+static RnnDecodeState *
+rnn_state_alloc (AttnModel *model, RnnEncoding *enc, int S)
+{
+  const gsize H = model->config.H;
+  RnnDecodeState *st = g_malloc0 (sizeof (RnnDecodeState)
+                                  + 3 * H * sizeof (float));
+  st->parent.model = model;
+  st->parent.S = S;
+  st->enc = g_rc_box_acquire (enc);
+  return st;
+}
+
+static AttnDecodeState *
+rnn_encode (AttnModel *model, const int *src, int S)
+{
+  /* src (S) */
+  const AttnModelConfig *c = &model->config;
+  const gsize E = c->E, H = c->H;
+  Rnn *rnn = rnn_get (model);
+  const int S_real = source_length (src, S);
+  attn_check (S_real >= 1);
+  RnnEncoding *e = g_rc_box_new0 (RnnEncoding);
+  weights_bind (&e->w, model->params, c);
+  RnnSeq *q = rnn_seq (rnn, c, 0, S_real, 1);
+  seq_encode (q, c, &e->w, src, S_real, 0.0f, NULL);
+
+  const AttnTensorSpec specs[] = {
+    { "mem", 2, { S_real, H } }, { "h0", 1, { H } },
+    { "x", 1, { E + H } },       { "saved", 1, { 4 * H } },
+    { "work", 1, { 6 * H } },    { "cat", 1, { 2 * H } },
+    { "pre", 1, { H } },         { "feat", 1, { out_width (c) } },
+  };
+  e->block = attn_tensor_block_new (specs, G_N_ELEMENTS (specs), NULL);
+  attn_check (e->block != NULL);
+  float **slots[] = { &e->mem, &e->h0, &e->x, &e->saved, &e->work, &e->cat,
+                      &e->pre, &e->feat };
+  G_STATIC_ASSERT (G_N_ELEMENTS (slots) == G_N_ELEMENTS (specs));
+  for (gsize i = 0; i < G_N_ELEMENTS (slots); i++)
+    *slots[i] = e->block->tensors[i].data;
+  e->S_real = S_real;
+  e->local = is_local (c);
+  e->acts = attend_acts_new (c, S_real);
+  memcpy (e->mem, q->mem, S_real * H * sizeof (float));
+  memcpy (e->h0, q->h, H * sizeof (float));
+
+  RnnDecodeState *st = rnn_state_alloc (model, e, S);
+  memcpy (st->h, e->h0, H * sizeof (float));
+  g_rc_box_release_full (e, rnn_encoding_clear);
+  return &st->parent;
+}
+
+static void
+rnn_step (AttnDecodeState *state, int token, float *logits)
+{
+  /* logits (V) */
+  RnnDecodeState *st = (RnnDecodeState *) state;
+  const AttnModelConfig *c = &state->model->config;
+  const int H = c->H;
+  RnnEncoding *e = st->enc;
+  float *h = st->h, *ht = st->h + H, *ctx = st->h + 2 * H; /* (H) each */
+  /* The state steps in place: the cell allows it, and h~_{t-1} is read
+   * before h~_t is written. */
+  const RnnStep step = {
+    .x = e->x, .h_prev = h, .h = h, .saved = e->saved, .work = e->work,
+    .ctx = ctx, .cat = e->cat, .ht_prev = ht, .ht = ht, .pre = e->pre,
+    .feat = e->feat, .x_mask = NULL, .acts = e->acts,
+  };
+  step_forward (c, &e->w, e->mem, token, &step, 0.0f, NULL);
+  attn_linear_forward (logits, e->feat, e->w.out_w, e->w.out_b, 1,
+                       out_width (c), c->V);
+}
+
+static AttnDecodeState *
+rnn_state_copy (const AttnDecodeState *state)
+{
+  const RnnDecodeState *st = (const RnnDecodeState *) state;
+  RnnDecodeState *copy = rnn_state_alloc (state->model, st->enc, state->S);
+  memcpy (copy->h, st->h, 3 * (gsize) state->model->config.H * sizeof (float));
+  return &copy->parent;
+}
+
+static void
+rnn_state_free (AttnDecodeState *state)
+{
+  RnnDecodeState *st = (RnnDecodeState *) state;
+  g_rc_box_release_full (st->enc, rnn_encoding_clear);
+  g_free (st);
+}
+
 const AttnModelClass attn_rnn_class = {
   .arch = ATTN_ARCH_RNN,
   .param_specs = rnn_param_specs,
@@ -884,4 +1074,8 @@ const AttnModelClass attn_rnn_class = {
   .forward = rnn_forward,
   .loss_and_grad = rnn_loss_and_grad,
   .finalize = rnn_finalize,
+  .encode = rnn_encode,
+  .step = rnn_step,
+  .state_copy = rnn_state_copy,
+  .state_free = rnn_state_free,
 };

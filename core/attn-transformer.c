@@ -233,6 +233,8 @@ typedef enum {
   SUB_CAUSAL, /* decoder self-attention */
   SUB_CROSS,  /* decoder queries over the encoder output */
   SUB_FFN,
+  SUB_CAUSAL_STEP, /* incremental decoding, one new position: */
+  SUB_CROSS_STEP,  /* attention over cached keys and values (kv_*) */
 } TfSubKind;
 
 /* One sublayer with its residual and LayerNorm. For input x (N, C):
@@ -250,6 +252,13 @@ typedef struct {
   float *h;      /* (N, F) FFN: ReLU (linear1 output), in place; its
                   * positive entries are where the ReLU passed, all that
                   * backward needs */
+  /* Step kinds (N = 1): the layer's projected keys and values, kv_n rows
+   * before the step. A causal step appends its position's as row kv_n and
+   * attends to kv_n + 1 rows; a cross step attends to the kv_n (= S) of
+   * the source. Its weights land in mha.att (NH, 1, keys). */
+  float *kv_k;   /* (kv_n [+ 1], C) */
+  float *kv_v;   /* (kv_n [+ 1], C) */
+  int kv_n;
 } TfSub;
 
 typedef struct {
@@ -583,6 +592,19 @@ embed_forward (const TfRun *run, float *out, float *mask, const int *ids,
     attn_dropout_forward (out, mask, out, N * C, run->p, TRUE, run->rng);
 }
 
+/* out (1, C) of a step sublayer: its one query in (1, C) over the n keys
+ * and values of sb->kv_*, through p's query and output projections (the
+ * key and value projections are cached). */
+static void
+step_attend (TfSub *sb, const float *in, const AttnMhaParams *p, int n,
+             const guint8 *pad, int C, int NH)
+{
+  attn_linear_forward (sb->mha.q, in, p->wq, p->bq, 1, C, C);
+  attn_mha_attend (sb->mha.ctx, sb->mha.att, sb->mha.q, sb->kv_k, sb->kv_v,
+                   1, n, C, NH, FALSE, pad, NULL);
+  attn_linear_forward (sb->out, sb->mha.ctx, p->wo, p->bo, 1, C, C);
+}
+
 /* Runs one sublayer on x (B, Tq, C) (see TfSub); returns its result.
  * mem (B, Tk, C) is the encoder output for cross-attention, pad (B, Tk) the
  * keys to mask. */
@@ -620,6 +642,18 @@ sub_forward (const TfRun *run, TfSub *sb, const TfLayer *ly, int norm,
       attn_relu_forward (sb->h, sb->h, (gsize) N * F);
       attn_linear_forward (sb->out, sb->h, ly->w2, ly->b2, N, F, C);
       break;
+    case SUB_CAUSAL_STEP:
+      attn_check (N == 1);
+      attn_linear_forward (sb->kv_k + (gsize) sb->kv_n * C, in,
+                           ly->self_attn.wk, ly->self_attn.bk, 1, C, C);
+      attn_linear_forward (sb->kv_v + (gsize) sb->kv_n * C, in,
+                           ly->self_attn.wv, ly->self_attn.bv, 1, C, C);
+      step_attend (sb, in, &ly->self_attn, sb->kv_n + 1, NULL, C, cfg->NH);
+      break;
+    case SUB_CROSS_STEP:
+      attn_check (N == 1);
+      step_attend (sb, in, &ly->cross_attn, sb->kv_n, pad, C, cfg->NH);
+      break;
     }
   if (sb->mask != NULL)
     attn_dropout_forward (sb->out, sb->mask, sb->out, (gsize) N * C, run->p,
@@ -632,16 +666,14 @@ sub_forward (const TfRun *run, TfSub *sb, const TfLayer *ly, int norm,
   return sb->y;
 }
 
-/* The whole teacher-forced forward into a (already prepared): src (B, S),
- * tgt (B, T); logits in a->logits (B, T, V). */
+/* The encoder half of tf_forward_acts: a->mem (B, S, C) from src (B, S). */
 static void
-tf_forward_acts (TfPriv *pv, const TfRun *run, TfActs *a, const int *src,
-                 const int *tgt)
+tf_encode_acts (TfPriv *pv, const TfRun *run, TfActs *a, const int *src)
 {
   const AttnModelConfig *cfg = run->cfg;
   const TfWeights *w = &pv->w;
   const int B = a->B, S = a->S, T = a->T, C = cfg->C;
-  const gsize Ns = (gsize) B * S, Nt = (gsize) B * T;
+  const gsize Ns = (gsize) B * S;
   for (gsize i = 0; i < Ns; i++)
     {
       attn_check (src[i] >= 0 && src[i] < cfg->V);
@@ -666,6 +698,20 @@ tf_forward_acts (TfPriv *pv, const TfRun *run, TfActs *a, const int *src,
       x = a->enc_y;
     }
   a->mem = x;
+}
+
+/* The whole teacher-forced forward into a (already prepared): src (B, S),
+ * tgt (B, T); logits in a->logits (B, T, V). */
+static void
+tf_forward_acts (TfPriv *pv, const TfRun *run, TfActs *a, const int *src,
+                 const int *tgt)
+{
+  const AttnModelConfig *cfg = run->cfg;
+  const TfWeights *w = &pv->w;
+  const int B = a->B, S = a->S, T = a->T, C = cfg->C;
+  const gsize Nt = (gsize) B * T;
+  tf_encode_acts (pv, run, a, src);
+  const float *pe = priv_positions (pv, MAX (S, T), C);
 
   embed_forward (run, a->tgt_x, a->tgt_mask, tgt, B, T, w->embed, pe);
   const float *y = a->tgt_x;
@@ -747,6 +793,10 @@ sub_backward (const AttnModelConfig *cfg, TfActs *a, float *dx, float *dmem,
       memset (a->d_h, 0, (gsize) N * F * sizeof (float));
       attn_relu_backward (a->d_h, a->d_g, sb->h, (gsize) N * F);
       attn_linear_backward (din, g->w1, g->b1, a->d_h, in, ly->w1, N, C, F);
+      break;
+    case SUB_CAUSAL_STEP:
+    case SUB_CROSS_STEP:
+      attn_check (!"incremental decoding has no backward");
       break;
     }
   if (cfg->pre_norm)
@@ -963,6 +1013,185 @@ tf_loss_and_grad (AttnModel *model, const AttnBatch *batch,
   return loss;
 }
 
+/* ---- incremental decoding ---------------------------------------------- */
+
+/* What every hypothesis decoded from one source shares (refcounted with
+ * g_rc_box): the encoding, read-only, and the scratch of one step, so
+ * states of one encoding step one at a time. */
+typedef struct {
+  int S;
+  guint8 *pad;     /* (S) nonzero where src is <pad>; NULL when none is */
+  float *mem;      /* (S, C) encoder output */
+  float *cross_k;  /* (L_dec, S, C) each decoder layer's cross-attention
+                    * keys of mem */
+  float *cross_v;  /* (L_dec, S, C) and values */
+  TfSub *subs;     /* 3 per decoder layer, carved for one position */
+  float *x;        /* (C) embedded input */
+  float *y;        /* (C) pre-norm: the final LayerNorm's output */
+  float *memory;   /* one 64-byte-aligned allocation */
+} TfEncoding;
+
+typedef struct {
+  AttnDecodeState parent;
+  TfEncoding *enc;
+  float *self_k;   /* (L_dec, max_len, C) each decoder layer's self-attention
+                    * keys of the inputs consumed (parent.n_inputs rows) */
+  float *self_v;   /* (L_dec, max_len, C) and values */
+} TfDecodeState;
+
+/* Points e's members into cv (or only counts, base NULL). */
+static void
+carve_encoding (Carver *cv, TfEncoding *e, const AttnModelConfig *cfg)
+{
+  const gsize S = e->S, C = cfg->C;
+  e->mem = take (cv, S * C);
+  e->cross_k = take (cv, cfg->L_dec * S * C);
+  e->cross_v = take (cv, cfg->L_dec * S * C);
+  for (int l = 0; l < cfg->L_dec; l++)
+    {
+      carve_sub (cv, &e->subs[3 * l], SUB_CAUSAL_STEP, 1, 1, cfg->max_len,
+                 cfg, FALSE);
+      carve_sub (cv, &e->subs[3 * l + 1], SUB_CROSS_STEP, 1, 1, e->S, cfg,
+                 FALSE);
+      carve_sub (cv, &e->subs[3 * l + 2], SUB_FFN, 1, 1, 1, cfg, FALSE);
+    }
+  e->x = take (cv, C);
+  e->y = take (cv, C);
+}
+
+static void
+encoding_clear (gpointer data)
+{
+  TfEncoding *e = data;
+  g_free (e->pad);
+  g_free (e->subs);
+  g_aligned_free (e->memory);
+}
+
+static TfDecodeState *
+tf_state_alloc (AttnModel *model, TfEncoding *enc)
+{
+  const AttnModelConfig *cfg = &model->config;
+  const gsize n = (gsize) cfg->L_dec * cfg->max_len * cfg->C;
+  TfDecodeState *st = g_new0 (TfDecodeState, 1);
+  st->parent.model = model;
+  st->parent.S = enc->S;
+  st->enc = g_rc_box_acquire (enc);
+  st->self_k = g_new (float, 2 * n);
+  st->self_v = st->self_k + n;
+  return st;
+}
+
+static AttnDecodeState *
+tf_encode (AttnModel *model, const int *src, int S)
+{
+  /* src (S) */
+  const AttnModelConfig *cfg = &model->config;
+  const int C = cfg->C;
+  TfPriv *pv = get_priv (model);
+  TfActs *a = &pv->infer;
+  acts_prepare (a, cfg, 1, S, 1, FALSE, FALSE);
+  const TfRun run = run_for (cfg, NULL);
+  tf_encode_acts (pv, &run, a, src);
+
+  TfEncoding *e = g_rc_box_new0 (TfEncoding);
+  e->S = S;
+  e->subs = g_new0 (TfSub, 3 * cfg->L_dec);
+  Carver count = { NULL, 0 };
+  carve_encoding (&count, e, cfg);
+  e->memory = g_aligned_alloc (count.off, sizeof (float), ATTN_TENSOR_ALIGN);
+  Carver cv = { e->memory, 0 };
+  carve_encoding (&cv, e, cfg);
+
+  gboolean padded = FALSE;
+  for (int s = 0; s < S; s++)
+    padded |= a->src_pad[s];
+  if (padded)
+    e->pad = g_memdup2 (a->src_pad, S);
+  memcpy (e->mem, a->mem, (gsize) S * C * sizeof (float));
+  /* The projections attn_mha_forward makes of mem at every forward, made
+   * once. */
+  for (int l = 0; l < cfg->L_dec; l++)
+    {
+      const AttnMhaParams *p = &pv->w.dec[l].cross_attn;
+      attn_linear_forward (e->cross_k + (gsize) l * S * C, e->mem, p->wk,
+                           p->bk, S, C, C);
+      attn_linear_forward (e->cross_v + (gsize) l * S * C, e->mem, p->wv,
+                           p->bv, S, C, C);
+    }
+
+  TfDecodeState *st = tf_state_alloc (model, e);
+  g_rc_box_release_full (e, encoding_clear);
+  return &st->parent;
+}
+
+static void
+tf_step (AttnDecodeState *state, int token, float *logits)
+{
+  /* logits (V) */
+  TfDecodeState *st = (TfDecodeState *) state;
+  AttnModel *model = state->model;
+  const AttnModelConfig *cfg = &model->config;
+  const int C = cfg->C, S = state->S, pos = state->n_inputs;
+  TfPriv *pv = get_priv (model);
+  const TfWeights *w = &pv->w;
+  TfEncoding *e = st->enc;
+  const TfRun run = run_for (cfg, NULL);
+
+  /* The decoder of tf_forward_acts for position pos alone. */
+  const float *pe = priv_positions (pv, pos + 1, C);
+  embed_forward (&run, e->x, NULL, &token, 1, 1, w->embed,
+                 pe + (gsize) pos * C);
+  const float *y = e->x;
+  for (int l = 0; l < cfg->L_dec; l++)
+    {
+      const TfLayer *ly = &w->dec[l];
+      TfSub *sb = &e->subs[3 * l];
+      sb[0].kv_k = st->self_k + (gsize) l * cfg->max_len * C;
+      sb[0].kv_v = st->self_v + (gsize) l * cfg->max_len * C;
+      sb[0].kv_n = pos;
+      sb[1].kv_k = e->cross_k + (gsize) l * S * C;
+      sb[1].kv_v = e->cross_v + (gsize) l * S * C;
+      sb[1].kv_n = S;
+      y = sub_forward (&run, &sb[0], ly, 0, y, NULL, NULL, 1, 1);
+      y = sub_forward (&run, &sb[1], ly, 1, y, NULL, e->pad, 1, 1);
+      y = sub_forward (&run, &sb[2], ly, 2, y, NULL, NULL, 1, 1);
+    }
+  if (cfg->pre_norm)
+    {
+      attn_layernorm_forward (e->y, NULL, NULL, y, w->dec_norm_w,
+                              w->dec_norm_b, 1, C, ATTN_TRANSFORMER_LN_EPS);
+      y = e->y;
+    }
+  attn_linear_forward (logits, y, w->out_w, w->out_b, 1, C, cfg->V);
+}
+
+static AttnDecodeState *
+tf_state_copy (const AttnDecodeState *state)
+{
+  const TfDecodeState *st = (const TfDecodeState *) state;
+  const AttnModelConfig *cfg = &state->model->config;
+  TfDecodeState *c = tf_state_alloc (state->model, st->enc);
+  /* Only the rows consumed so far hold anything. */
+  const gsize layer = (gsize) cfg->max_len * cfg->C;
+  const gsize used = (gsize) state->n_inputs * cfg->C * sizeof (float);
+  for (int l = 0; l < cfg->L_dec; l++)
+    {
+      memcpy (c->self_k + l * layer, st->self_k + l * layer, used);
+      memcpy (c->self_v + l * layer, st->self_v + l * layer, used);
+    }
+  return &c->parent;
+}
+
+static void
+tf_state_free (AttnDecodeState *state)
+{
+  TfDecodeState *st = (TfDecodeState *) state;
+  g_rc_box_release_full (st->enc, encoding_clear);
+  g_free (st->self_k);
+  g_free (st);
+}
+
 const AttnModelClass attn_transformer_class = {
   .arch = ATTN_ARCH_TRANSFORMER,
   .param_specs = tf_param_specs,
@@ -970,4 +1199,8 @@ const AttnModelClass attn_transformer_class = {
   .forward = tf_forward,
   .loss_and_grad = tf_loss_and_grad,
   .finalize = tf_finalize,
+  .encode = tf_encode,
+  .step = tf_step,
+  .state_copy = tf_state_copy,
+  .state_free = tf_state_free,
 };
