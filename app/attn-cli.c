@@ -97,15 +97,20 @@ static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
     "  attnscope-cli info --model dates-transformer" },
   [ATTN_CLI_COMMAND_BENCH] = {
     "bench", "[OPTION…]",
-    "Measure multi-head attention against the sgemm ceiling.",
+    "Measure multi-head attention against the sgemm ceiling, or models.",
     "Prints the sgemm ceiling (GFLOP/s of an n x n x n sgemm) and the\n"
     "GFLOP/s of the multi-head self-attention forward (B = 1, per-head\n"
     "weights kept) at each T, with its fraction of the ceiling. Best of\n"
     "--reps runs. Figures only: nothing is asserted.\n"
     "\n"
+    "With --model (repeatable), times each model instead: greedy\n"
+    "inference per test sentence of its card's task, and with --train the\n"
+    "training steps per second of a fresh model of its configuration.\n"
+    "\n"
     "Examples:\n"
     "  attnscope-cli bench\n"
-    "  attnscope-cli bench --seq 256 --threads 1 --reps 5" },
+    "  attnscope-cli bench --seq 256 --threads 1 --reps 5\n"
+    "  attnscope-cli bench --model dates-transformer --train --threads 2" },
 };
 
 const char *
@@ -326,6 +331,8 @@ typedef struct {
   gboolean help;
   char *model, *text, *trace, *kind, *layer, *head, *output, *atlas;
   char *seq, *reps, *threads, *dim, *heads, *sgemm;
+  char **models, *steps, *warmup, *batch, *sentences;
+  gboolean bench_train;
   char *view, *colormap, *scale, *theme, *width, *height, *dpi, *step;
   char *range, *threshold;
   gboolean reversed, hide_special, hide_sink, values;
@@ -423,6 +430,18 @@ static const OptionSpec option_specs[] = {
     "OpenBLAS threads (default: OPENBLAS_NUM_THREADS)", "N" },
   { CMD (BENCH), RAW (sgemm), "sgemm", 0, G_OPTION_ARG_FILENAME,
     "n of the n x n x n sgemm ceiling (default 1024)", "N" },
+  { CMD (BENCH), RAW (models), "model", 'm', G_OPTION_ARG_FILENAME_ARRAY,
+    "Time this model instead (repeatable)", "MODEL" },
+  { CMD (BENCH), RAW (bench_train), "train", 0, G_OPTION_ARG_NONE,
+    "With --model: also time training its architecture", NULL },
+  { CMD (BENCH), RAW (steps), "steps", 0, G_OPTION_ARG_FILENAME,
+    "Training steps timed, the first not counted (default 21)", "N" },
+  { CMD (BENCH), RAW (warmup), "warmup", 0, G_OPTION_ARG_FILENAME,
+    "Training steps before timing (default 3)", "N" },
+  { CMD (BENCH), RAW (batch), "batch", 0, G_OPTION_ARG_FILENAME,
+    "Examples per training step (default 64)", "B" },
+  { CMD (BENCH), RAW (sentences), "sentences", 0, G_OPTION_ARG_FILENAME,
+    "Test sentences translated per model (default 200)", "N" },
 };
 
 static gboolean
@@ -487,6 +506,11 @@ raw_args_clear (RawArgs *raw)
   g_free (raw->dim);
   g_free (raw->heads);
   g_free (raw->sgemm);
+  g_strfreev (raw->models);
+  g_free (raw->steps);
+  g_free (raw->warmup);
+  g_free (raw->batch);
+  g_free (raw->sentences);
   g_free (raw->view);
   g_free (raw->colormap);
   g_free (raw->scale);
@@ -903,6 +927,47 @@ check_bench (AttnCliOptions *o, const RawArgs *raw, GError **error)
     return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
                         "--dim %d is not a multiple of --heads %d", o->dim,
                         o->heads);
+  if ((raw->steps != NULL
+       && !attn_cli_parse_int ("--steps", raw->steps, 2, 100000,
+                               &o->train_steps, error))
+      || (raw->warmup != NULL
+          && !attn_cli_parse_int ("--warmup", raw->warmup, 1, 100000,
+                                  &o->warmup, error))
+      || (raw->batch != NULL
+          && !attn_cli_parse_int ("--batch", raw->batch, 1, 4096, &o->batch,
+                                  error))
+      || (raw->sentences != NULL
+          && !attn_cli_parse_int ("--sentences", raw->sentences, 1, 100000,
+                                  &o->sentences, error)))
+    return FALSE;
+  if (raw->models != NULL)
+    {
+      for (guint i = 0; raw->models[i] != NULL; i++)
+        if (raw->models[i][0] == '\0')
+          return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                              "--model needs a model file, folder or name");
+      o->models = g_strdupv (raw->models);
+    }
+  o->bench_train = raw->bench_train;
+  /* The training and model options time models: without one they would
+   * be silently ignored. */
+  if (o->models == NULL
+      && (raw->bench_train || raw->steps != NULL || raw->warmup != NULL
+          || raw->batch != NULL || raw->sentences != NULL))
+    return usage_error (error, ATTN_CLI_ERROR_MISSING,
+                        "--train, --steps, --warmup, --batch and "
+                        "--sentences time a model: give --model");
+  if (!o->bench_train
+      && (raw->steps != NULL || raw->warmup != NULL || raw->batch != NULL))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--steps, --warmup and --batch set up training: "
+                        "add --train");
+  if (o->models != NULL
+      && (raw->seq != NULL || raw->dim != NULL || raw->heads != NULL
+          || raw->sgemm != NULL))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--seq, --dim, --heads and --sgemm set up the "
+                        "attention table, which --model replaces");
   /* The per-head weights (NH, T, T) dominate memory: refuse a size that
    * would not fit rather than fail inside the allocator. */
   for (guint i = 0; i < o->n_seq; i++)
@@ -1041,6 +1106,10 @@ attn_cli_options_parse (AttnCliCommand command, int argc, char **argv,
   o->dim = 768;
   o->heads = 12;
   o->sgemm_n = 1024;
+  o->train_steps = 21;
+  o->warmup = 3;
+  o->batch = 64;
+  o->sentences = 200;
   o->view = ATTN_VIEW_HEATMAP;
   o->colormap = ATTN_COLORMAP_VIRIDIS;
   o->scale = ATTN_SCALE_FIXED;
@@ -1097,6 +1166,7 @@ attn_cli_options_free (AttnCliOptions *options)
   g_free (options->output);
   g_free (options->atlas);
   g_free (options->seq);
+  g_strfreev (options->models);
   g_clear_pointer (&options->train, attn_cli_train_free);
   g_free (options->command_line);
   g_free (options);

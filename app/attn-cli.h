@@ -147,6 +147,16 @@ typedef struct {
   int dim;     /* C */
   int heads;   /* NH */
   int sgemm_n; /* size of the sgemm that sets the ceiling */
+  char **models;   /* --model, repeatable: time these models (greedy
+                    * inference on their card's task) instead of the
+                    * attention table; NULL when not given */
+  gboolean bench_train; /* --train: also time training a fresh model of
+                         * each --model's config on its task */
+  int train_steps; /* --steps: training steps timed (the first of them
+                    * is not counted: attn_bench_train) */
+  int warmup;      /* --warmup: training steps before timing */
+  int batch;       /* --batch: examples per training step */
+  int sentences;   /* --sentences: test sentences translated */
 } AttnCliOptions;
 
 /* Parses argv (argv[0] is the subcommand's name; nothing of argv is

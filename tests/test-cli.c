@@ -175,8 +175,8 @@ static const HelpCase help_cases[] = {
     { "--text=", "--layer=", "--output=" } },
   { { "bench", "--help" }, "Usage:\n  attnscope-cli bench [OPTION…]",
     { "--seq=T,T,…", "--dim=C", "--heads=NH", "--reps=N", "--threads=N",
-      "--sgemm=N" },
-    { "--model=", "--text=", "--output=" } },
+      "--sgemm=N", "--model=MODEL", "--train" },
+    { "--text=", "--output=", "--layer=" } },
 };
 
 static void
@@ -336,6 +336,20 @@ static const FailCase usage_cases[] = {
   { { "bench", "--seq", "8192", "--heads", "64", "--dim", "64" }, 2,
     "needs 16.0 GiB for the attention weights alone" },
   { { "bench", "--reps", "many" }, 2, "--reps “many” is not a whole number" },
+  { { "bench", "--train" }, 2, "--train, --steps, --warmup, --batch and "
+                               "--sentences time a model: give --model" },
+  { { "bench", "--sentences", "5" }, 2, "time a model: give --model" },
+  { { "bench", "--model", "m", "--steps", "5" }, 2,
+    "--steps, --warmup and --batch set up training: add --train" },
+  { { "bench", "--model", "m", "--train", "--steps", "1" }, 2,
+    "--steps 1 out of range: expected 2 to 100000" },
+  { { "bench", "--model", "m", "--train", "--batch", "0" }, 2,
+    "--batch 0 out of range: expected 1 to 4096" },
+  { { "bench", "--model", "m", "--seq", "16" }, 2,
+    "--seq, --dim, --heads and --sgemm set up the attention table, which "
+    "--model replaces" },
+  { { "bench", "--model", "" }, 2,
+    "--model needs a model file, folder or name" },
   { { "help", "nothing" }, 2, "unknown command “nothing”" },
   /* Checked against the trace: what --kind, --layer and --head name must
    * exist, and may only be left out when there is one choice. */
@@ -367,6 +381,8 @@ static const FailCase failure_cases[] = {
     "attnscope-cli run: cannot open model “no-such-model”: no such file or "
     "folder, and no bundled model of that name (searched @D@;" },
   { { "info", "--model", "./nope/x.safetensors" }, 1,
+    "cannot open model “./nope/x.safetensors”: no such file or folder" },
+  { { "bench", "--model", "./nope/x.safetensors" }, 1,
     "cannot open model “./nope/x.safetensors”: no such file or folder" },
   { { "run", "--model", "@D@/m.safetensors", "hi" }, 1,
     "cannot open model “@D@/m.safetensors” (file @D@/m.safetensors): header "
@@ -1094,6 +1110,69 @@ trained_model (void)
   return trained_path;
 }
 
+/* bench --model --train: one line naming the model (its parameter count
+ * as the file has it, the task from its card), one training line and one
+ * inference line with the counts asked for; every time positive and the
+ * rates consistent with them. The tiny untrained-ish model is not judged
+ * on its accuracy, only on the layout. */
+static void
+test_bench_model (void)
+{
+  const char *model = trained_model ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnModel) m = attn_model_load (model, &error);
+  g_assert_no_error (error);
+  gsize n = 0;
+  for (guint i = 0; i < m->params->n_tensors; i++)
+    n += m->params->tensors[i].numel;
+
+  g_autofree char *tmp = make_tmp ();
+  g_auto (CliResult) r = { 0 };
+  const char *args[] = { "bench", "--model", model, "--train", "--steps",
+                         "3", "--warmup", "1", "--batch", "4",
+                         "--sentences", "5", "--threads", "1", NULL };
+  run_cli (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_auto (GStrv) lines = g_strsplit (r.out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  g_assert_cmpstr (lines[3], ==, "");
+
+  g_autofree char *want0 = g_strdup_printf (
+    "model reverse-transformer: transformer, scaled-dot-product, "
+    "%" G_GSIZE_FORMAT " parameters, task reverse", n);
+  g_assert_cmpstr (lines[0], ==, want0);
+
+  g_autoptr (GRegex) train = g_regex_new (
+    "^  training: batch 4, 1 worker: ([0-9.]+) ms/step, ([0-9.]+) steps/s, "
+    "[0-9]+ examples/s \\(2 steps timed after 1; padded S [0-9.]+, T "
+    "[0-9.]+\\)$", 0, 0, NULL);
+  g_autoptr (GMatchInfo) tm = NULL;
+  g_assert_true (g_regex_match (train, lines[1], 0, &tm));
+  g_autofree char *ms_text = g_match_info_fetch (tm, 1);
+  g_autofree char *rate_text = g_match_info_fetch (tm, 2);
+  double ms = parse_number (ms_text), rate = parse_number (rate_text);
+  g_assert_cmpfloat (ms, >, 0.0051);
+  /* Both printed with 2 decimals from one time: ms is off by up to 0.005,
+   * which moves 1000 / ms by up to 1000 * 0.005 / (ms (ms - 0.005)). */
+  g_assert_cmpfloat (fabs (rate - 1e3 / ms), <=,
+                     0.006 + 1e3 * 0.0051 / (ms * (ms - 0.0051)));
+
+  g_autoptr (GRegex) infer = g_regex_new (
+    "^  inference: 1 OpenBLAS thread, 5 test sentences, [0-9.]+ characters "
+    "in, [0-9.]+ out: greedy ([0-9.]+) ms/sentence \\(exact match "
+    "([01]\\.[0-9]{3})\\), with the whole trace ([0-9.]+) ms/sentence$", 0,
+    0, NULL);
+  g_autoptr (GMatchInfo) im = NULL;
+  g_assert_true (g_regex_match (infer, lines[2], 0, &im));
+  for (int i = 1; i <= 3; i += 2)
+    {
+      g_autofree char *v = g_match_info_fetch (im, i);
+      g_assert_cmpfloat (parse_number (v), >, 0.0);
+    }
+  rm_tree (tmp);
+}
+
 static void
 test_train_tiny (void)
 {
@@ -1484,6 +1563,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/attn/cli/export/json/decoder-only", TRACE_GPT,
                         test_export_json);
   g_test_add_func ("/attn/cli/bench/table", test_bench_table);
+  g_test_add_func ("/attn/cli/bench/model", test_bench_model);
   for (guint i = 0; i < G_N_ELEMENTS (suffix_cases); i++)
     {
       g_autofree char *name = g_strdup_printf ("/attn/cli/parse/suffix/%u",
