@@ -4,6 +4,7 @@
  * the views' pointer handlers at points the views' own layout gives, type
  * into the entry and wait for the re-run; check what each view is handed,
  * what it draws and what it tells a screen reader. Suite ui, under Xvfb. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "tests/attn-ui-test-util.h"
 #include "ui/attn-application.h"
 #include "ui/attn-window-private.h"
+#include "ui/render/attn-export.h"
 
 #define TRACE_FILE "ui-trace-zh.json"
 
@@ -361,11 +363,13 @@ test_hover_and_click (void)
   g_assert_nonnull (strstr (status, "“-” → “年”"));
   g_assert_nonnull (strstr (status, weight));
 
-  /* Leaving clears it. */
+  /* Leaving clears it: the line goes back to its hint. */
   attn_attention_view_leave (heatmap);
   g_assert_cmpint (attn_attention_view_get_hover (heatmap)->kind, ==,
                    ATTN_HIT_NONE);
-  g_assert_cmpstr (gtk_label_get_text (window->hover_label), ==, "");
+  status = gtk_label_get_text (window->hover_label);
+  g_assert_null (strstr (status, weight));
+  g_assert_nonnull (strstr (status, "Point at a cell"));
 
   /* A click on the cell selects its query and key in every view. */
   g_assert_true (attn_attention_view_click (heatmap, x, y));
@@ -467,6 +471,145 @@ test_accessible_description (void)
   const char *step = attn_attention_view_get_accessible_description (
       window->views[ATTN_VIEW_STEP]);
   g_assert_nonnull (strstr (step, "Step 4 emits “-” with probability 97%"));
+  destroy_window (window);
+}
+
+/* ---- export ------------------------------------------------------------ */
+
+static char *
+read_file (const char *path, gsize *len)
+{
+  char *data = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (path, &data, len, &error));
+  g_assert_no_error (error);
+  return data;
+}
+
+static guint32
+read_be32 (const guchar *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16)
+         | ((guint32) p[2] << 8) | p[3];
+}
+
+/* Pages of a PDF Cairo wrote: its page objects are never compressed
+ * (the streams between them are: binary, NULs included). */
+static int
+count_pdf_pages (const char *data, gsize len)
+{
+  int n = 0;
+  const char *end = data + len;
+  for (const char *p = data; p != NULL && p < end;)
+    {
+      p = memmem (p, end - p, "/Type /Page", strlen ("/Type /Page"));
+      if (p == NULL)
+        break;
+      p += strlen ("/Type /Page");
+      if (p < end && *p != 's')
+        n++;
+    }
+  return n;
+}
+
+static void
+test_export (void)
+{
+  AttnWindow *window = window_with_trace ();
+  const AttnTrace *trace = attn_window_get_trace (window);
+  gtk_spin_button_set_value (window->layer_spin, 1);
+  shown_view (window, ATTN_VIEW_HEATMAP);
+  g_autofree char *dir = g_dir_make_tmp ("attnscope-export-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  gsize len;
+
+  /* PNG at the chosen size. */
+  g_autofree char *png = g_build_filename (dir, "view.png", NULL);
+  g_assert_true (attn_window_export (window, "png", png, "1200", "dark",
+                                     &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (window->last_toast, ==, "Exported “view.png”");
+  g_autofree guchar *png_data = (guchar *) read_file (png, &len);
+  g_assert_cmpuint (len, >, 33);
+  g_assert_cmpmem (png_data, 8, "\x89PNG\r\n\x1a\n", 8);
+  g_assert_cmpmem (png_data + 12, 4, "IHDR", 4);
+  g_assert_cmpuint (read_be32 (png_data + 16), ==, 1200);
+  g_assert_cmpuint (read_be32 (png_data + 20), ==, 900);
+
+  /* SVG and PDF of the current view. */
+  g_autofree char *svg = g_build_filename (dir, "view.svg", NULL);
+  g_assert_true (attn_window_export (window, "svg", svg, NULL, NULL, &error));
+  g_autofree char *svg_data = read_file (svg, &len);
+  g_assert_nonnull (strstr (svg_data, "<svg"));
+  g_autofree char *pdf = g_build_filename (dir, "view.pdf", NULL);
+  g_assert_true (attn_window_export (window, "pdf", pdf, NULL, NULL, &error));
+  g_autofree char *pdf_data = read_file (pdf, &len);
+  g_assert_true (g_str_has_prefix (pdf_data, "%PDF-"));
+  g_assert_cmpint (count_pdf_pages (pdf_data, len), ==, 1);
+
+  /* The atlas: a page per head of every cross block. */
+  g_autofree char *atlas = g_build_filename (dir, "atlas.pdf", NULL);
+  g_assert_true (attn_window_export (window, "atlas", atlas, NULL, NULL,
+                                     &error));
+  g_autofree char *atlas_data = read_file (atlas, &len);
+  g_assert_cmpint (count_pdf_pages (atlas_data, len), ==, 4);
+  g_assert_cmpint (attn_export_atlas_n_pages (trace, ATTN_KIND_CROSS), ==, 4);
+
+  /* CSV: the matrix shown (cross, layer 1, head 0), header row first. */
+  g_autofree char *csv = g_build_filename (dir, "weights.csv", NULL);
+  g_assert_true (attn_window_export (window, "csv", csv, NULL, NULL, &error));
+  g_autofree char *csv_data = read_file (csv, &len);
+  g_auto (GStrv) rows = g_strsplit (csv_data, "\r\n", -1);
+  g_assert_cmpuint (g_strv_length (rows), ==, 11 + 1 + 1); /* + final "" */
+  g_assert_true (g_str_has_prefix (rows[0], ",2,0,2,6,年,1,1,月,2,3,日,"));
+  g_auto (GStrv) row5 = g_strsplit (rows[1 + 5], ",", -1);
+  g_assert_cmpstr (row5[0], ==, "-");
+  g_assert_cmpfloat_with_epsilon (
+      g_ascii_strtod (row5[1 + 4], NULL),
+      block_weight (trace, ATTN_KIND_CROSS, 1, 0, 5, 4), 1e-7);
+
+  /* JSON: the whole trace, read back equal. */
+  g_autofree char *json = g_build_filename (dir, "trace.json", NULL);
+  g_assert_true (attn_window_export (window, "json", json, NULL, NULL,
+                                     &error));
+  g_autoptr (AttnTrace) back = attn_trace_load_json (json, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->source_text, ==, trace->source_text);
+  g_assert_cmpuint (back->blocks->len, ==, trace->blocks->len);
+  const AttnBlock *a = attn_trace_lookup_block (trace, ATTN_KIND_CROSS, 1);
+  const AttnBlock *b = attn_trace_lookup_block (back, ATTN_KIND_CROSS, 1);
+  g_assert_cmpmem (a->weights, sizeof (float) * a->n_heads * a->n_queries
+                                   * a->n_keys,
+                   b->weights, sizeof (float) * b->n_heads * b->n_queries
+                                   * b->n_keys);
+
+  /* A folder that cannot exist (its parent is a file): the error names the
+   * path, a toast says so, and nothing is left behind. */
+  g_autofree char *bad = g_build_filename (png, "sub", "view.png", NULL);
+  g_assert_false (attn_window_export (window, "png", bad, NULL, NULL,
+                                      &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "view.png"));
+  g_assert_true (g_str_has_prefix (window->last_toast, "Export failed: "));
+  g_clear_error (&error);
+  g_assert_false (attn_window_export (window, "gif", png, NULL, NULL,
+                                      &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  const char *names[] = { "view.png", "view.svg", "view.pdf", "atlas.pdf",
+                          "weights.csv", "trace.json" };
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  int n_files = 0;
+  while (g_dir_read_name (listing) != NULL)
+    n_files++;
+  g_assert_cmpint (n_files, ==, G_N_ELEMENTS (names));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, names[i], NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
   destroy_window (window);
 }
 
@@ -702,6 +845,7 @@ main (int argc, char **argv)
                    test_thumbnail_opens_head);
   g_test_add_func ("/attn/window/accessible-description",
                    test_accessible_description);
+  g_test_add_func ("/attn/window/export", test_export);
   g_test_add_func ("/attn/window/model-typing", test_model_typing);
   g_test_add_func ("/attn/window/bad-model-keeps-previous",
                    test_bad_model_keeps_previous);

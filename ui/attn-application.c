@@ -65,19 +65,36 @@ attn_application_command_line (GApplication *app,
 {
   GVariantDict *options = g_application_command_line_get_options_dict (
       cmdline);
-  const char *model = NULL, *trace = NULL;
+  const char *model = NULL, *trace = NULL, *view_name = NULL;
   g_autofree const char **files = NULL;
   g_variant_dict_lookup (options, "model", "&s", &model);
   g_variant_dict_lookup (options, "trace", "^&ay", &trace);
+  g_variant_dict_lookup (options, "view", "&s", &view_name);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files);
+
+  AttnViewKind view = ATTN_VIEW_HEATMAP;
+  if (view_name != NULL && !attn_view_kind_from_string (view_name, &view))
+    {
+      g_application_command_line_printerr (
+          cmdline,
+          "attnscope: unknown view “%s”; the views are heatmap, alignment, "
+          "head, model and step\n",
+          view_name);
+      return 2;
+    }
 
   if (model == NULL && trace == NULL && (files == NULL || files[0] == NULL))
     {
       g_application_activate (app);
+      GtkWindow *active = gtk_application_get_active_window (
+          GTK_APPLICATION (app));
+      if (view_name != NULL && ATTN_IS_WINDOW (active))
+        attn_window_set_view (ATTN_WINDOW (active), view);
       return 0;
     }
 
   AttnWindow *window = new_window (app);
+  attn_window_set_view (window, view);
   int status = 0;
   if (trace != NULL)
     {
@@ -176,6 +193,8 @@ attn_application_init (AttnApplication *self)
       "MODEL" },
     { "trace", 't', 0, G_OPTION_ARG_FILENAME, NULL,
       "Open a saved trace (.json) without its model", "FILE" },
+    { "view", 0, 0, G_OPTION_ARG_STRING, NULL,
+      "Start on VIEW: heatmap, alignment, head, model or step", "VIEW" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
       "[FILE…]" },
     { NULL }

@@ -48,6 +48,7 @@ struct _AttnWindow
   gboolean updating_controls;     /* set while code moves the controls */
   GMenu *model_menu;
   char *example_text;             /* the loaded model's example */
+  char *last_toast;               /* the message of the latest toast */
 };
 
 G_END_DECLS

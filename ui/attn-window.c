@@ -28,6 +28,11 @@ static const char *const page_names[ATTN_N_VIEWS] = {
   [ATTN_VIEW_STEP] = "steps",
 };
 
+/* The status line when the pointer is over nothing. */
+#define HOVER_HINT                                                           \
+  "Point at a cell or a link to read its weight; click a token to follow "  \
+  "it in every view."
+
 /* The head dropdown's first entries; head h follows at HEAD_ROW_FIRST + h. */
 enum
 {
@@ -55,6 +60,8 @@ void
 attn_window_toast (AttnWindow *self, const char *message)
 {
   g_return_if_fail (ATTN_IS_WINDOW (self));
+  g_free (self->last_toast);
+  self->last_toast = g_strdup (message);
   AdwToast *toast = adw_toast_new (message);
   adw_toast_set_timeout (toast, 4);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
@@ -421,7 +428,7 @@ on_visible_view_changed (AdwViewStack *stack, GParamSpec *pspec,
   gtk_widget_set_sensitive (GTK_WIDGET (self->threshold_spin),
                             view == ATTN_VIEW_ALIGNMENT
                                 || view == ATTN_VIEW_HEADS);
-  gtk_label_set_text (self->hover_label, "");
+  gtk_label_set_text (self->hover_label, HOVER_HINT);
 }
 
 /* ---- linked selection -------------------------------------------------- */
@@ -456,7 +463,7 @@ on_hover_changed (AttnAttentionView *view, AttnWindow *self)
     return;
   g_autofree char *text = attn_attention_view_describe_hit (
       view, attn_attention_view_get_hover (view));
-  gtk_label_set_text (self->hover_label, text != NULL ? text : "");
+  gtk_label_set_text (self->hover_label, text != NULL ? text : HOVER_HINT);
 }
 
 /* ---- what is shown ----------------------------------------------------- */
@@ -525,6 +532,8 @@ attn_window_set_trace (AttnWindow *self, AttnTrace *trace, const char *label)
   if (label != NULL)
     update_title (self, label);
   gtk_stack_set_visible_child_name (self->main_stack, "content");
+  adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title,
+                                                     TRUE);
   gtk_stack_set_visible_child_name (self->views_stack, "views");
   gtk_widget_set_sensitive (self->controls_box, TRUE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), TRUE);
@@ -1017,18 +1026,42 @@ export_to (AttnWindow *self, ExportWhat what, const char *path,
   return ok;
 }
 
-static void
-export_and_toast (AttnWindow *self, ExportWhat what, const char *path,
-                  const char *size_id, const char *theme_id)
+static int
+export_kind_from_name (const char *name)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *shown = g_filename_display_basename (path);
-  g_autofree char *message = NULL;
-  if (export_to (self, what, path, size_id, theme_id, &error))
-    message = g_strdup_printf ("Exported “%s”", shown);
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (export_kinds); i++)
+    if (strcmp (name, export_kinds[i].name) == 0)
+      return i;
+  return -1;
+}
+
+gboolean
+attn_window_export (AttnWindow *self, const char *what, const char *path,
+                    const char *size, const char *theme, GError **error)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_autoptr (GError) local = NULL;
+  int kind = export_kind_from_name (what);
+  gboolean ok = FALSE;
+  if (kind < 0)
+    g_set_error (&local, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                 "unknown export “%s”: png, svg, pdf, atlas, csv or json",
+                 what != NULL ? what : "(null)");
+  else if (self->trace == NULL)
+    g_set_error (&local, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                 "nothing to export: no trace is shown");
   else
-    message = g_strdup_printf ("Export failed: %s", error->message);
+    ok = export_to (self, kind, path, size, theme, &local);
+
+  g_autofree char *shown = g_filename_display_basename (path);
+  g_autofree char *message = ok ? g_strdup_printf ("Exported “%s”", shown)
+                                : g_strdup_printf ("Export failed: %s",
+                                                   local->message);
   attn_window_toast (self, message);
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return ok;
 }
 
 static void
@@ -1043,9 +1076,10 @@ on_export_response (GtkNativeDialog *native, int response, AttnWindow *self)
       g_autofree char *path = file != NULL ? file_path_or_error (file, self)
                                            : NULL;
       if (path != NULL)
-        export_and_toast (self, what, path,
-                          gtk_file_chooser_get_choice (chooser, "size"),
-                          gtk_file_chooser_get_choice (chooser, "theme"));
+        attn_window_export (self, export_kinds[what].name, path,
+                            gtk_file_chooser_get_choice (chooser, "size"),
+                            gtk_file_chooser_get_choice (chooser, "theme"),
+                            NULL);
     }
   g_object_unref (native);
 }
@@ -1056,11 +1090,7 @@ export_action (GtkWidget *widget, const char *action, GVariant *param)
   AttnWindow *self = ATTN_WINDOW (widget);
   if (self->trace == NULL)
     return;
-  const char *name = g_variant_get_string (param, NULL);
-  int what = -1;
-  for (guint i = 0; i < G_N_ELEMENTS (export_kinds); i++)
-    if (strcmp (name, export_kinds[i].name) == 0)
-      what = i;
+  int what = export_kind_from_name (g_variant_get_string (param, NULL));
   if (what < 0)
     return;
 
@@ -1127,6 +1157,7 @@ attn_window_finalize (GObject *object)
   AttnWindow *self = ATTN_WINDOW (object);
   g_free (self->trace_path);
   g_free (self->example_text);
+  g_free (self->last_toast);
   g_clear_object (&self->model_menu);
   G_OBJECT_CLASS (attn_window_parent_class)->finalize (object);
 }
@@ -1229,6 +1260,8 @@ attn_window_init (AttnWindow *self)
             "model file (.safetensors) or a saved trace (.json), or drop "
             "one on this window.");
   gtk_stack_set_visible_child_name (self->main_stack, "empty");
+  adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title,
+                                                     FALSE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), FALSE);
 
   g_signal_connect (self->text_entry, "changed",

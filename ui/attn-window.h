@@ -43,6 +43,16 @@ const AttnSelection *attn_window_get_selection (AttnWindow *self);
 void attn_window_set_view (AttnWindow *self, AttnViewKind kind);
 AttnViewKind attn_window_get_view (AttnWindow *self);
 
+/* Exports what is shown, as the export menu does: what is "png", "svg" or
+ * "pdf" (the current view), "atlas" (a PDF page per head of the current
+ * block kind), "csv" (the matrix shown) or "json" (the whole trace); size
+ * ("800", "1200", "1600", "2400": that many pixels wide at 4:3) and theme
+ * ("light", "dark", "presentation") may be NULL for 800 x 600 and light.
+ * Success and failure are also shown as a toast. */
+gboolean attn_window_export (AttnWindow *self, const char *what,
+                             const char *path, const char *size,
+                             const char *theme, GError **error);
+
 /* Shows message as a toast. */
 void attn_window_toast (AttnWindow *self, const char *message);
 
