@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the build into a scratch DESTDIR and checks that every file a
 # desktop and a user need landed where they look for it (TAP output).
-#   usage: check-install.sh MESON BUILDDIR BINDIR DATADIR APP_ID
+#   usage: check-install.sh MESON BUILDDIR BINDIR DATADIR APP_ID [MODEL...]
 # BINDIR and DATADIR are absolute (prefix included), as meson installs them.
-meson=${1:?usage: check-install.sh MESON BUILDDIR BINDIR DATADIR APP_ID}
+# Each MODEL is the name of a bundled model (assets/models/meson.build's
+# shipped_model_names) that must be installed and load.
+meson=${1:?usage: check-install.sh MESON BUILDDIR BINDIR DATADIR APP_ID [MODEL...]}
 builddir=${2:?} bindir=${3:?} datadir=${4:?} app_id=${5:?}
+shift 5
 
 dest=$(mktemp -d "${TMPDIR:-/tmp}/attnscope-install.XXXXXX") || exit 1
 trap 'rm -rf "$dest"' EXIT
@@ -17,7 +20,7 @@ check () # check DESCRIPTION TEST-ARGS...
   if test "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
-echo "1..10"
+echo "1..$((10 + 2 * $#))"
 if out=$("$meson" install -C "$builddir" --destdir "$dest" --no-rebuild 2>&1)
 then
   ok "meson install --destdir"
@@ -57,3 +60,15 @@ launchable=$(sed -n 's:.*<launchable type="desktop-id">\(.*\)</launchable>.*:\1:
   "$metainfo" 2>/dev/null)
 check "metainfo launchable $launchable is installed" \
   -n "$launchable" -a -f "$share/applications/$launchable"
+
+# Every shipped model is installed, and the installed program loads it
+# (info reads the whole file: config, vocabulary, card, every tensor).
+for name in "$@"; do
+  model=$share/attnscope/models/$name.safetensors
+  check "share/attnscope/models/$name.safetensors" -s "$model"
+  if [ -x "$cli" ] && "$cli" info --model "$model" >/dev/null 2>&1; then
+    ok "installed attnscope-cli info --model $name.safetensors loads it"
+  else
+    not_ok "installed attnscope-cli info --model $name.safetensors loads it"
+  fi
+done
