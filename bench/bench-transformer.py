@@ -14,8 +14,11 @@
 # positions, nn.MultiheadAttention, ReLU FFN, post- or pre-norm, dropout,
 # untied output layer) with Adam on random batches of the padded shapes
 # attnscope's trainer draws (B x mean S, B x mean T, source key padding),
-# and greedy decoding that re-runs the whole model for each new token, as
-# attnscope's decoder does, for the mean output length.
+# and greedy decoding that re-runs the whole model for each new token (the
+# plain way; attnscope's decoder keeps keys and values and computes only the
+# new position) for the mean input and output lengths. On a machine shared
+# with other work, run it with OMP_WAIT_POLICY=passive: PyTorch's spinning
+# OpenMP threads otherwise lose most of their time to the other processes.
 import argparse
 import json
 import math
