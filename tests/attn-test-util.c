@@ -1,5 +1,9 @@
 #include "tests/attn-test-util.h"
 
+#include <string.h>
+
+#include <glib/gstdio.h>
+
 #include "core/attn-tensor.h"
 
 static GHashTable *fixture_parsers; /* name -> JsonParser */
@@ -122,4 +126,117 @@ attn_test_shared_model (const char *name)
       return NULL;
     }
   return g_steal_pointer (&path);
+}
+
+char *
+attn_test_tmp_dir_new (const char *tmpl)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp (tmpl, &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+attn_test_tmp_dir_remove (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      g_assert_nonnull (dir);
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          attn_test_tmp_dir_remove (child);
+        }
+      g_assert_cmpint (g_rmdir (path), ==, 0);
+    }
+  else
+    g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+char *
+attn_test_list_dir (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
+}
+
+static void
+assert_tokens_equal (GArray *a, GArray *b)
+{
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++)
+    {
+      const AttnToken *x = &g_array_index (a, AttnToken, i);
+      const AttnToken *y = &g_array_index (b, AttnToken, i);
+      g_assert_cmpstr (x->text, ==, y->text);
+      g_assert_cmpint (x->id, ==, y->id);
+      g_assert_cmpint (x->start, ==, y->start);
+      g_assert_cmpint (x->end, ==, y->end);
+      g_assert_cmpint (x->special, ==, y->special);
+    }
+}
+
+static void
+assert_candidates_equal (const AttnCandidate *x, const AttnCandidate *y)
+{
+  g_assert_cmpint (x->id, ==, y->id);
+  g_assert_cmpstr (x->text, ==, y->text);
+  g_assert_cmpmem (&x->prob, sizeof x->prob, &y->prob, sizeof y->prob);
+}
+
+void
+attn_test_assert_traces_equal (const AttnTrace *a, const AttnTrace *b)
+{
+  g_assert_cmpstr (a->model_name, ==, b->model_name);
+  g_assert_cmpstr (a->architecture, ==, b->architecture);
+  g_assert_cmpint (a->mechanism, ==, b->mechanism);
+  g_assert_cmpint (a->n_layers, ==, b->n_layers);
+  g_assert_cmpint (a->n_heads, ==, b->n_heads);
+  g_assert_cmpstr (a->source_text, ==, b->source_text);
+  g_assert_cmpstr (a->target_text, ==, b->target_text);
+  assert_tokens_equal (a->source_tokens, b->source_tokens);
+  assert_tokens_equal (a->target_tokens, b->target_tokens);
+  g_assert_cmpuint (a->blocks->len, ==, b->blocks->len);
+  for (guint i = 0; i < a->blocks->len; i++)
+    {
+      const AttnBlock *x = g_ptr_array_index (a->blocks, i);
+      const AttnBlock *y = g_ptr_array_index (b->blocks, i);
+      g_assert_cmpint (x->kind, ==, y->kind);
+      g_assert_cmpint (x->layer, ==, y->layer);
+      g_assert_cmpint (x->n_heads, ==, y->n_heads);
+      g_assert_cmpint (x->n_queries, ==, y->n_queries);
+      g_assert_cmpint (x->n_keys, ==, y->n_keys);
+      g_assert_cmpint (x->normalised, ==, y->normalised);
+      g_assert_cmpmem (x->weights,
+                       sizeof (float) * x->n_heads * x->n_queries * x->n_keys,
+                       y->weights,
+                       sizeof (float) * y->n_heads * y->n_queries * y->n_keys);
+    }
+  g_assert_cmpuint (a->steps->len, ==, b->steps->len);
+  for (guint i = 0; i < a->steps->len; i++)
+    {
+      const AttnStep *x = g_ptr_array_index (a->steps, i);
+      const AttnStep *y = g_ptr_array_index (b->steps, i);
+      assert_candidates_equal (&x->emitted, &y->emitted);
+      g_assert_cmpint (x->n_top, ==, y->n_top);
+      for (int k = 0; k < x->n_top; k++)
+        assert_candidates_equal (&x->top[k], &y->top[k]);
+    }
 }

@@ -10,6 +10,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "core/attn-trace.h"
+
 G_BEGIN_DECLS
 
 /* Path of a file under tests/data/ (uses G_TEST_SRCDIR when set). */
@@ -41,5 +43,23 @@ void attn_test_fill_uniform (float *x, gsize n, float lo, float hi,
 /* Path of ../shared/models/<name> (the read-only real model files), or NULL
  * after g_test_skip() when it is absent. */
 char *attn_test_shared_model (const char *name);
+
+/* A new empty folder in the system's temporary folder, named from tmpl
+ * (ending in "XXXXXX", e.g. "attn-npy-XXXXXX"); fails the test when it
+ * cannot be made. Remove it with attn_test_tmp_dir_remove (), then g_free. */
+char *attn_test_tmp_dir_new (const char *tmpl);
+
+/* Removes path and everything below it, without following symbolic links;
+ * fails the test when anything cannot be removed. */
+void attn_test_tmp_dir_remove (const char *path);
+
+/* The names in folder dir, sorted bytewise and joined by single spaces (""
+ * when it is empty); fails the test when dir cannot be opened. */
+char *attn_test_list_dir (const char *dir);
+
+/* Fails the test unless a and b are the same trace field by field: model
+ * facts, texts, tokens with their spans, blocks in the same order, steps;
+ * weights and probabilities bit for bit. */
+void attn_test_assert_traces_equal (const AttnTrace *a, const AttnTrace *b);
 
 G_END_DECLS

@@ -8,13 +8,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include <glib/gstdio.h>
-
 #include "tests/attn-test-util.h"
 
 #define TRACE_ED "cli-trace.json"      /* 2 layers x 3 heads, all kinds, */
                                        /* 6 source, 5 target tokens, 5 steps */
 #define TRACE_GPT "cli-trace-gpt.json" /* 2 layers x 1 head, decoder-self */
+#define SCRATCH "attn-cli-export-XXXXXX" /* a folder per test */
 
 typedef struct {
   int status;
@@ -30,54 +29,6 @@ cli_result_clear (CliResult *r)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliResult, cli_result_clear)
-
-static char *
-make_tmp (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("attn-cli-export-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-rm_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          rm_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-static char *
-list_dir (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  g_assert_nonnull (dir);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_ptr_array_add (names, (gpointer) name);
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
-}
 
 /* @T@, @G@: the fixture traces; @D@: the scratch folder. */
 static char *
@@ -239,7 +190,7 @@ static void
 test_failure (gconstpointer data)
 {
   const FailCase *c = data;
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   if (c->setup != NULL)
     {
       g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
@@ -255,9 +206,9 @@ test_failure (gconstpointer data)
   g_auto (GStrv) lines = g_strsplit (r.err, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, c->status == 2 ? 3 : 2);
   /* Nothing written, nothing left behind. */
-  g_autofree char *left = list_dir (tmp);
+  g_autofree char *left = attn_test_list_dir (tmp);
   g_assert_cmpstr (left, ==, c->setup != NULL ? c->setup : "");
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- reading what was written ------------------------------------------- */
@@ -501,13 +452,13 @@ static void
 test_picture (gconstpointer data)
 {
   const PictureCase *c = data;
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   run_cli (c->args, tmp, &r);
   g_assert_cmpstr (r.err, ==, "");
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, c->stdout_line);
-  g_autofree char *left = list_dir (tmp);
+  g_autofree char *left = attn_test_list_dir (tmp);
   g_assert_cmpstr (left, ==, c->file);
 
   g_autofree char *path = g_build_filename (tmp, c->file, NULL);
@@ -523,7 +474,7 @@ test_picture (gconstpointer data)
       for (guint i = 0; i < G_N_ELEMENTS (c->has) && c->has[i] != NULL; i++)
         assert_contains (c->file, summary, c->has[i]);
     }
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* Every view reaches its renderer, in every format. */
@@ -549,7 +500,7 @@ test_view (gconstpointer data)
   static const char *const suffixes[] = { "png", "svg", "pdf" };
   for (guint f = 0; f < G_N_ELEMENTS (suffixes); f++)
     {
-      g_autofree char *tmp = make_tmp ();
+      g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
       g_autofree char *file = g_strdup_printf ("%s.%s", c->view, suffixes[f]);
       const char *args[24] = { "export", "--trace", "@T@", "--view",
                                c->view, "-o", file };
@@ -572,7 +523,7 @@ test_view (gconstpointer data)
             f == 2 ? "View: %s;" : "View=%s\n", c->view);
           assert_contains (file, summary, view_line);
         }
-      rm_tree (tmp);
+      attn_test_tmp_dir_remove (tmp);
     }
 }
 

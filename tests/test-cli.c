@@ -20,6 +20,7 @@
 
 #define TRACE_ED "cli-trace.json"      /* 2 layers x 3 heads, all kinds */
 #define TRACE_GPT "cli-trace-gpt.json" /* 2 layers x 1 head, decoder-self */
+#define SCRATCH "attn-cli-XXXXXX"      /* a folder per test, removed after */
 
 /* ---- running the program --------------------------------------------- */
 
@@ -37,56 +38,6 @@ cli_result_clear (CliResult *r)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliResult, cli_result_clear)
-
-/* A scratch folder per test, removed with everything in it. */
-static char *
-make_tmp (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("attn-cli-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-rm_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          rm_tree (child);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* The names in dir, sorted, joined by spaces ("" when empty). */
-static char *
-list_dir (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  g_assert_nonnull (dir);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_ptr_array_add (names, (gpointer) name);
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
-}
 
 /* Replaces @T@ and @G@ with the fixture traces' paths and @D@ with the
  * scratch folder. */
@@ -183,7 +134,7 @@ static void
 test_help (gconstpointer data)
 {
   const HelpCase *c = data;
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   run_cli (c->args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
@@ -193,20 +144,20 @@ test_help (gconstpointer data)
     assert_contains ("help", r.out, c->has[i]);
   for (guint i = 0; i < G_N_ELEMENTS (c->lacks) && c->lacks[i]; i++)
     g_assert_null (strstr (r.out, c->lacks[i]));
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
 test_version (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "--version", NULL };
   run_cli (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, "attnscope-cli " ATTN_VERSION "\n");
   g_assert_cmpstr (r.err, ==, "");
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- failures ---------------------------------------------------------- */
@@ -418,7 +369,7 @@ static void
 test_failure (gconstpointer data)
 {
   const FailCase *c = data;
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   if (c->setup != NULL)
     {
       g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
@@ -440,7 +391,7 @@ test_failure (gconstpointer data)
     g_assert_true (g_str_has_prefix (lines[1], "Try “attnscope-cli"));
 
   /* Nothing written: the scratch folder holds what the case put there. */
-  g_autofree char *left = list_dir (tmp);
+  g_autofree char *left = attn_test_list_dir (tmp);
   g_assert_cmpstr (left, ==, c->setup != NULL ? c->setup : "");
   if (c->setup != NULL)
     {
@@ -449,20 +400,20 @@ test_failure (gconstpointer data)
       g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
       g_assert_cmpstr (contents, ==, setup_contents);
     }
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
 test_no_arguments (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { NULL };
   run_cli (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 2);
   g_assert_cmpstr (r.out, ==, "");
   g_assert_true (g_str_has_prefix (r.err, "Usage:\n  attnscope-cli COMMAND"));
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- info ------------------------------------------------------------ */
@@ -506,7 +457,7 @@ static const char info_gpt[] =
 static void
 check_info (const char *fixture, const char *expected)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_autofree char *path = attn_test_data_path (fixture);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "info", "--trace", path, NULL };
@@ -515,7 +466,7 @@ check_info (const char *fixture, const char *expected)
   g_assert_cmpstr (r.err, ==, "");
   g_autofree char *want = g_strdup_printf ("trace: %s\n%s", path, expected);
   g_assert_cmpstr (r.out, ==, want);
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
@@ -533,7 +484,7 @@ test_info_trace_decoder_only (void)
 static void
 test_info_bundled (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_autofree char *models = g_build_filename (tmp, "models", NULL);
   g_autofree char *more = g_build_filename (tmp, "more", NULL);
   g_assert_cmpint (g_mkdir (models, 0755), ==, 0);
@@ -569,7 +520,7 @@ test_info_bundled (void)
                      "  b-rnn\n  c\nsearched:\n  %s\n  %s\n", ATTN_VERSION,
                      models, more);
   g_assert_cmpstr (r.out, ==, want);
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- export --------------------------------------------------------- */
@@ -588,7 +539,7 @@ load_fixture (const char *name)
 static char *
 export_ok (const char *const *args, const char *expect_out)
 {
-  char *tmp = make_tmp ();
+  char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   run_cli (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
@@ -657,9 +608,9 @@ test_export_npy (gconstpointer data)
   /* The fixture's floats round-trip exactly: no difference at all. */
   attn_test_assert_close ("npy weights", got, want->weights,
                           shape[0] * shape[1] * shape[2], 0.0);
-  g_autofree char *left = list_dir (tmp);
+  g_autofree char *left = attn_test_list_dir (tmp);
   g_assert_cmpstr (left, ==, "w.npy");
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* Splits RFC 4180 CSV (CRLF line ends) into rows of fields. */
@@ -804,65 +755,7 @@ test_export_csv (gconstpointer data)
     }
   attn_test_assert_close ("csv weights", got, want, nq * nk,
                           c->head == ATTN_HEADS_MEAN ? 1e-6 : 0.0);
-  rm_tree (tmp);
-}
-
-static void
-assert_same_trace (const AttnTrace *a, const AttnTrace *b)
-{
-  g_assert_cmpstr (a->model_name, ==, b->model_name);
-  g_assert_cmpstr (a->architecture, ==, b->architecture);
-  g_assert_cmpint (a->mechanism, ==, b->mechanism);
-  g_assert_cmpint (a->n_layers, ==, b->n_layers);
-  g_assert_cmpint (a->n_heads, ==, b->n_heads);
-  g_assert_cmpstr (a->source_text, ==, b->source_text);
-  g_assert_cmpstr (a->target_text, ==, b->target_text);
-  for (AttnSide side = ATTN_SIDE_SOURCE; side <= ATTN_SIDE_TARGET; side++)
-    {
-      g_assert_cmpuint (attn_trace_n_tokens (a, side), ==,
-                        attn_trace_n_tokens (b, side));
-      for (guint i = 0; i < attn_trace_n_tokens (a, side); i++)
-        {
-          const AttnToken *x = attn_trace_get_token (a, side, i);
-          const AttnToken *y = attn_trace_get_token (b, side, i);
-          g_assert_cmpstr (x->text, ==, y->text);
-          g_assert_cmpint (x->id, ==, y->id);
-          g_assert_cmpint (x->start, ==, y->start);
-          g_assert_cmpint (x->end, ==, y->end);
-          g_assert_cmpint (x->special, ==, y->special);
-        }
-    }
-  g_assert_cmpuint (a->blocks->len, ==, b->blocks->len);
-  for (guint i = 0; i < a->blocks->len; i++)
-    {
-      const AttnBlock *x = g_ptr_array_index (a->blocks, i);
-      const AttnBlock *y = attn_trace_lookup_block (b, x->kind, x->layer);
-      g_assert_nonnull (y);
-      g_assert_cmpint (x->n_heads, ==, y->n_heads);
-      g_assert_cmpint (x->n_queries, ==, y->n_queries);
-      g_assert_cmpint (x->n_keys, ==, y->n_keys);
-      g_assert_cmpint (x->normalised, ==, y->normalised);
-      g_assert_cmpmem (x->weights,
-                       sizeof (float) * x->n_heads * x->n_queries * x->n_keys,
-                       y->weights,
-                       sizeof (float) * y->n_heads * y->n_queries * y->n_keys);
-    }
-  g_assert_cmpuint (a->steps->len, ==, b->steps->len);
-  for (guint i = 0; i < a->steps->len; i++)
-    {
-      const AttnStep *x = g_ptr_array_index (a->steps, i);
-      const AttnStep *y = g_ptr_array_index (b->steps, i);
-      g_assert_cmpint (x->emitted.id, ==, y->emitted.id);
-      g_assert_cmpstr (x->emitted.text, ==, y->emitted.text);
-      g_assert_cmpfloat (x->emitted.prob, ==, y->emitted.prob);
-      g_assert_cmpint (x->n_top, ==, y->n_top);
-      for (int k = 0; k < x->n_top; k++)
-        {
-          g_assert_cmpint (x->top[k].id, ==, y->top[k].id);
-          g_assert_cmpstr (x->top[k].text, ==, y->top[k].text);
-          g_assert_cmpfloat (x->top[k].prob, ==, y->top[k].prob);
-        }
-    }
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
@@ -880,8 +773,8 @@ test_export_json (gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (AttnTrace) got = attn_trace_load_json (path, &error);
   g_assert_no_error (error);
-  assert_same_trace (got, want);
-  rm_tree (tmp);
+  attn_test_assert_traces_equal (got, want);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- bench ------------------------------------------------------------ */
@@ -899,7 +792,7 @@ static void
 test_bench_table (void)
 {
   const int C = 32, seq[] = { 16, 40 };
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "bench", "--seq", "16,40", "--reps", "1", "--dim",
                          "32", "--heads", "4", "--sgemm", "64", "--threads",
@@ -964,7 +857,7 @@ test_bench_table (void)
                          0.051 + want_percent * (0.0051 / MAX (gflops, 1e-9)
                                                  + 0.051 / ceiling));
     }
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* ---- the parsing helpers, in process ---------------------------------- */
@@ -1099,7 +992,7 @@ trained_model (void)
 {
   if (trained_path != NULL)
     return trained_path;
-  trained_dir = make_tmp ();
+  trained_dir = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { TRAIN_ARGS, "-o", "model.safetensors", "ab1", NULL };
   run_cli (args, trained_dir, trained_dir, &r);
@@ -1126,7 +1019,7 @@ test_bench_model (void)
   for (guint i = 0; i < m->params->n_tensors; i++)
     n += m->params->tensors[i].numel;
 
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "bench", "--model", model, "--train", "--steps",
                          "3", "--warmup", "1", "--batch", "4",
@@ -1170,7 +1063,7 @@ test_bench_model (void)
       g_autofree char *v = g_match_info_fetch (im, i);
       g_assert_cmpfloat (parse_number (v), >, 0.0);
     }
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
@@ -1228,7 +1121,7 @@ static void
 test_train_resume (void)
 {
   const char *model_path = trained_model ();
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_autofree char *copy = g_build_filename (tmp, "m.safetensors", NULL);
   g_autofree char *copy_optim = g_build_filename (tmp, "m.optim.safetensors",
                                                   NULL);
@@ -1253,7 +1146,7 @@ test_train_resume (void)
   g_autoptr (AttnModel) model = attn_model_load (copy, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (model->card_json, "\"steps\":35"));
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* Ctrl-C: training stops after the step in progress, a checkpoint of it is
@@ -1261,7 +1154,7 @@ test_train_resume (void)
 static void
 test_train_interrupt (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
     G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_cwd (launcher, tmp);
@@ -1301,7 +1194,7 @@ test_train_interrupt (void)
   g_autoptr (AttnModel) model = attn_model_load (path, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (model->card_json, "\"status\":\"checkpoint\""));
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* The summary: input, output, then for each output token its three
@@ -1310,7 +1203,7 @@ static void
 test_run_summary (void)
 {
   const char *model = trained_model ();
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "run", "--model", model, "a2c", NULL };
   run_cli (args, tmp, tmp, &r);
@@ -1382,7 +1275,7 @@ test_run_summary (void)
         stronger += mean[i * cross->n_keys + k] > previous;
       g_assert_cmpint (stronger, <=, 2);
     }
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* --json prints a whole, valid trace of the run. */
@@ -1390,7 +1283,7 @@ static void
 test_run_json (void)
 {
   const char *model = trained_model ();
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "run", "--model", model, "--json", "--text", "1x9",
                          NULL };
@@ -1408,7 +1301,7 @@ test_run_json (void)
   g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE), ==, 4);
   g_assert_cmpuint (trace->blocks->len, ==, 3);
   g_assert_cmpuint (trace->steps->len, >=, 1);
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 typedef struct {
@@ -1443,7 +1336,7 @@ static void
 test_run_text (gconstpointer data)
 {
   const RunTextCase *c = data;
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "run", "--model", trained_model (), "--text",
                          c->text, NULL };
@@ -1453,14 +1346,14 @@ test_run_text (gconstpointer data)
   if (c->status != 0)
     g_assert_cmpstr (r.out, ==, "");
   assert_contains ("stderr", r.err, c->err);
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 /* Beam search: a wider beam gives a valid run too (its output may differ). */
 static void
 test_run_beam (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "run", "--model", trained_model (), "--beam", "4",
                          "-o", "beam.json", "xy", NULL };
@@ -1472,14 +1365,14 @@ test_run_beam (void)
   g_autoptr (AttnTrace) trace = attn_trace_load_json (path, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (trace->source_text, ==, "xy");
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
 test_info_model (void)
 {
   const char *model_path = trained_model ();
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   /* By bundled name: the scratch folder of the trained model is the model
    * path. */
@@ -1499,13 +1392,13 @@ test_info_model (void)
   assert_contains ("stdout", r.out, "\n  seed: 1\n  steps: 30\n");
   assert_contains ("stdout", r.out, "\n  test_examples: 14\n");
   assert_contains ("stdout", r.out, "\n  training:\n    task: reverse\n");
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 static void
 test_export_model (void)
 {
-  g_autofree char *tmp = make_tmp ();
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_auto (CliResult) r = { 0 };
   const char *args[] = { "export", "--model", trained_model (), "--text",
                          "abc", "--kind", "cross", "-o", "cross.npy", NULL };
@@ -1515,7 +1408,7 @@ test_export_model (void)
                                     "(2, ");
   g_autofree char *path = g_build_filename (tmp, "cross.npy", NULL);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
-  rm_tree (tmp);
+  attn_test_tmp_dir_remove (tmp);
 }
 
 int
@@ -1588,6 +1481,6 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/cli/export/model", test_export_model);
   int status = g_test_run ();
   if (trained_dir != NULL)
-    rm_tree (trained_dir);
+    attn_test_tmp_dir_remove (trained_dir);
   return status;
 }

@@ -74,49 +74,6 @@ make_intl_trace (void)
   return t;
 }
 
-static char *
-make_tmpdir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("attn-export-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* Names in dir, sorted, joined by " " ("" when empty). */
-static char *
-list_dir (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_assert_nonnull (d);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
-}
-
-static void
-remove_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *p = g_build_filename (dir, name, NULL);
-      g_assert_cmpint (g_remove (p), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
 static void
 style_and_selection (AttnRenderStyle *style, AttnSelection *sel,
                      AttnKind kind, int layer, int head)
@@ -550,7 +507,7 @@ test_png (void)
   g_assert_true (attn_length_parse ("3in", &o.height, NULL));
   o.dpi = 150;
   o.creator = "test-export";
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "cross.png", NULL);
   export_ok (ATTN_VIEW_HEATMAP, trace, &sel, &style, &o, path);
 
@@ -605,9 +562,9 @@ test_png (void)
   g_assert_cmpint (cairo_image_surface_get_height (img), ==, 450);
   cairo_surface_destroy (img);
 
-  g_autofree char *left = list_dir (dir);
+  g_autofree char *left = attn_test_list_dir (dir);
   g_assert_cmpstr (left, ==, "cross.png");
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -622,7 +579,7 @@ test_png_utf8 (void)
   style_and_selection (&style, &sel, ATTN_KIND_CROSS, 0, 0);
   AttnExportOptions o;
   attn_export_options_init (&o);
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "intl.png", NULL);
   export_ok (ATTN_VIEW_HEATMAP, trace, &sel, &style, &o, path);
   g_autoptr (GPtrArray) chunks = read_png_chunks (path);
@@ -641,7 +598,7 @@ test_png_utf8 (void)
   /* The default DPI: 96 = 3779.5 -> 3780 pixels per metre. */
   PngChunk *phys = g_ptr_array_index (chunks, 1);
   g_assert_cmpuint (be32 (g_bytes_get_data (phys->data, NULL)), ==, 3780);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -658,7 +615,7 @@ test_png_matches_screen (void)
   attn_export_options_init (&o);
   g_assert_true (attn_length_parse ("640", &o.width, NULL));
   g_assert_true (attn_length_parse ("480", &o.height, NULL));
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "enc.png", NULL);
   export_ok (ATTN_VIEW_HEATMAP, trace, &sel, &style, &o, path);
 
@@ -697,7 +654,7 @@ test_png_matches_screen (void)
   g_assert_cmpuint (non_background, >, 640 * 480 / 4);
   cairo_surface_destroy (direct);
   cairo_surface_destroy (file);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -820,7 +777,7 @@ test_svg (void)
   attn_export_options_init (&o);
   g_assert_true (attn_length_parse ("10cm", &o.width, NULL));
   g_assert_true (attn_length_parse ("7.5cm", &o.height, NULL));
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "enc.svg", NULL);
   export_ok (ATTN_VIEW_HEATMAP, trace, &sel, &style, &o, path);
 
@@ -862,7 +819,7 @@ test_svg (void)
   g_assert_cmpstr (s.height, ==, "600px");
   g_assert_cmpstr (s.view_box, ==, "0 0 800 600");
   svg_info_clear (&s);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -918,7 +875,7 @@ test_pdf (void)
   g_assert_true (attn_length_parse ("12cm", &o.width, NULL));
   g_assert_true (attn_length_parse ("9cm", &o.height, NULL));
   o.creator = "test-export 1";
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "cross.pdf", NULL);
   export_ok (ATTN_VIEW_HEATMAP, trace, &sel, &style, &o, path);
 
@@ -926,7 +883,7 @@ test_pdf (void)
   g_autofree char *info = run_tool (info_argv);
   if (info == NULL)
     {
-      remove_tree (dir);
+      attn_test_tmp_dir_remove (dir);
       attn_render_style_clear (&style);
       return;
     }
@@ -960,7 +917,7 @@ test_pdf (void)
   g_assert_cmpint (cairo_image_surface_get_width (img), >=, 113);
   g_assert_cmpint (cairo_image_surface_get_width (img), <=, 114);
   cairo_surface_destroy (img);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -974,7 +931,7 @@ test_atlas (void)
   attn_export_options_init (&o);
   g_assert_true (attn_length_parse ("16cm", &o.width, NULL));
   g_assert_true (attn_length_parse ("12cm", &o.height, NULL));
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "atlas.pdf", NULL);
 
   /* 3 kinds x 2 layers x 4 heads */
@@ -990,7 +947,7 @@ test_atlas (void)
   g_autofree char *info = run_tool (info_argv);
   if (info == NULL)
     {
-      remove_tree (dir);
+      attn_test_tmp_dir_remove (dir);
       attn_render_style_clear (&style);
       return;
     }
@@ -1059,7 +1016,7 @@ test_atlas (void)
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "PDF only"));
   g_assert_false (g_file_test (as_png, G_FILE_TEST_EXISTS));
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -1079,7 +1036,7 @@ test_unwritable (gconstpointer data)
   style_and_selection (&style, &sel, ATTN_KIND_CROSS, 0, 0);
   AttnExportOptions o;
   attn_export_options_init (&o);
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *file = g_build_filename (dir, "file", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
   g_autofree char *name = g_strconcat ("out.", suffix, NULL);
@@ -1092,7 +1049,7 @@ test_unwritable (gconstpointer data)
   g_autofree char *want = g_strdup_printf ("cannot write %s: ", path);
   g_assert_true (g_str_has_prefix (error->message, want));
   g_assert_nonnull (strstr (error->message, g_strerror (ENOTDIR)));
-  g_autofree char *left = list_dir (dir);
+  g_autofree char *left = attn_test_list_dir (dir);
   g_assert_cmpstr (left, ==, "file");
 
   if (strcmp (suffix, "pdf") == 0)
@@ -1103,7 +1060,7 @@ test_unwritable (gconstpointer data)
       g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
       g_assert_true (g_str_has_prefix (error->message, want));
     }
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
@@ -1119,7 +1076,7 @@ test_refused_keeps_existing (gconstpointer data)
   style_and_selection (&style, &sel, ATTN_KIND_CROSS, 5, 0);
   AttnExportOptions o;
   attn_export_options_init (&o);
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *name = g_strconcat ("out.", suffix, NULL);
   g_autofree char *path = g_build_filename (dir, name, NULL);
   g_assert_true (g_file_set_contents (path, "keep me", -1, NULL));
@@ -1132,7 +1089,7 @@ test_refused_keeps_existing (gconstpointer data)
   g_autofree char *contents = NULL;
   g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "keep me");
-  g_autofree char *left = list_dir (dir);
+  g_autofree char *left = attn_test_list_dir (dir);
   g_assert_cmpstr (left, ==, name);
 
   /* A size out of range is refused before anything is drawn. */
@@ -1156,7 +1113,7 @@ test_refused_keeps_existing (gconstpointer data)
   g_assert_nonnull (strstr (error->message,
                             "supported suffixes are .png, .svg and .pdf"));
   g_free (left);
-  left = list_dir (dir);
+  left = attn_test_list_dir (dir);
   g_assert_cmpstr (left, ==, name);
 
   /* A successful export replaces the file whole. */
@@ -1169,16 +1126,16 @@ test_refused_keeps_existing (gconstpointer data)
   g_assert_true (g_file_get_contents (path, &contents, &n, NULL));
   g_assert_cmpuint (n, >, 1000);
   g_free (left);
-  left = list_dir (dir);
+  left = attn_test_list_dir (dir);
   g_assert_cmpstr (left, ==, name);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
   attn_render_style_clear (&style);
 }
 
 static void
 test_write_file_mode (void)
 {
-  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-export-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "f.bin", NULL);
   mode_t old = umask (022);
   g_autoptr (GError) error = NULL;
@@ -1191,7 +1148,7 @@ test_write_file_mode (void)
    * alone would leave 0600). */
   g_assert_cmpint (st.st_mode & 0777, ==, 0644);
   g_assert_cmpint (st.st_size, ==, 3);
-  remove_tree (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 int

@@ -7,12 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "core/attn-error.h"
 #include "core/attn-kernels.h"
 #include "core/attn-model.h"
 #include "core/attn-safetensors.h"
+#include "tests/attn-test-util.h"
 
 /* ---- configs ----------------------------------------------------------- */
 
@@ -418,11 +417,7 @@ static char *
 tmp_path (const char *name)
 {
   if (tmp_dir == NULL)
-    {
-      g_autoptr (GError) error = NULL;
-      tmp_dir = g_dir_make_tmp ("attn-model-XXXXXX", &error);
-      g_assert_no_error (error);
-    }
+    tmp_dir = attn_test_tmp_dir_new ("attn-model-XXXXXX");
   return g_build_filename (tmp_dir, name, NULL);
 }
 
@@ -1741,14 +1736,7 @@ main (int argc, char **argv)
   int status = g_test_run ();
   if (tmp_dir != NULL)
     {
-      g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
-      const char *entry;
-      while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (tmp_dir, entry, NULL);
-          g_unlink (path);
-        }
-      g_rmdir (tmp_dir);
+      attn_test_tmp_dir_remove (tmp_dir);
       g_free (tmp_dir);
     }
   return status;

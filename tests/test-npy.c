@@ -4,33 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "core/attn-error.h"
 #include "core/attn-npy.h"
 #include "tests/attn-test-util.h"
-
-static char *
-make_tmp_dir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("attn-npy-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_tmp_dir (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_assert_cmpint (g_remove (path), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
 
 static void
 assert_bits_equal (const float *got, const float *want, gsize n)
@@ -68,7 +44,7 @@ static void
 test_round_trip (gconstpointer data)
 {
   const ShapeCase *c = data;
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-npy-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "x.npy", NULL);
   gsize n = 1;
   for (int i = 0; i < c->ndim; i++)
@@ -109,7 +85,7 @@ test_round_trip (gconstpointer data)
   gsize len;
   g_assert_true (g_file_get_contents (path, &bytes, &len, NULL));
   g_assert_cmpuint ((len - n * 4) % 64, ==, 0);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* --- interoperability with NumPy --- */
@@ -199,7 +175,7 @@ test_matches_numpy (gconstpointer data)
   if (c->fill != NULL)
     c->fill (x, n);
 
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-npy-XXXXXX");
   g_autofree char *ours = g_build_filename (dir, "ours.npy", NULL);
   g_autoptr (GError) error = NULL;
   g_assert_true (attn_npy_write (ours, x, c->ndim, c->shape, &error));
@@ -223,7 +199,7 @@ test_matches_numpy (gconstpointer data)
   for (int i = 0; i < ndim; i++)
     g_assert_cmpuint (shape[i], ==, c->shape[i]);
   assert_bits_equal (y, x, n);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 typedef struct {
@@ -358,7 +334,7 @@ static void
 test_malformed (gconstpointer data)
 {
   const MalformedCase *c = data;
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-npy-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "bad.npy", NULL);
   g_autoptr (GByteArray) bytes = g_byte_array_new ();
   if (c->raw != NULL)
@@ -409,13 +385,13 @@ test_malformed (gconstpointer data)
         g_error ("message “%s” lacks “%s”", error->message, c->fragment);
       g_assert_nonnull (strstr (error->message, path));
     }
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 static void
 test_directory (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-npy-XXXXXX");
   g_autoptr (GError) error = NULL;
   int ndim;
   gsize shape[ATTN_NPY_MAX_DIMS];
@@ -423,7 +399,7 @@ test_directory (void)
   g_assert_null (y);
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "not a regular file"));
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 static void
@@ -442,7 +418,7 @@ test_missing_file (void)
 static void
 test_unwritable (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-npy-XXXXXX");
   g_autofree char *file = g_build_filename (dir, "file", NULL);
   g_assert_true (g_file_set_contents (file, "x", 1, NULL));
   g_autofree char *path = g_build_filename (file, "x.npy", NULL);
@@ -453,7 +429,7 @@ test_unwritable (void)
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
   g_assert_nonnull (strstr (error->message, path));
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 int

@@ -951,29 +951,11 @@ test_hf_gpt2 (void)
   g_assert_cmpuint (data_len, ==, 50257 * 2 * 4 + 8504);
 }
 
-static void
-remove_tmp_dir (void)
-{
-  g_autoptr (GDir) dir = g_dir_open (tmp_dir, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *p = tmp_path (name);
-      if (g_file_test (p, G_FILE_TEST_IS_DIR))
-        g_rmdir (p);
-      else
-        g_unlink (p);
-    }
-  g_rmdir (tmp_dir);
-}
-
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_autoptr (GError) error = NULL;
-  tmp_dir = g_dir_make_tmp ("attn-safetensors-XXXXXX", &error);
-  g_assert_no_error (error);
+  tmp_dir = attn_test_tmp_dir_new ("attn-safetensors-XXXXXX");
 
   g_test_add_func ("/attn/safetensors/fixture-values", test_fixture_values);
   g_test_add_func ("/attn/safetensors/fixture-other-dtypes",
@@ -998,7 +980,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/safetensors/hf-gpt2", test_hf_gpt2);
 
   int status = g_test_run ();
-  remove_tmp_dir ();
+  attn_test_tmp_dir_remove (tmp_dir);
   g_free (tmp_dir);
   return status;
 }

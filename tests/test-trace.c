@@ -11,53 +11,6 @@
 
 /* --- helpers --- */
 
-static char *
-make_tmp_dir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("attn-trace-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-/* Removes dir and what is in it (files, and empty folders). */
-static void
-remove_tmp_dir (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        g_assert_cmpint (g_rmdir (path), ==, 0);
-      else
-        g_assert_cmpint (g_remove (path), ==, 0);
-    }
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
-static int
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* The names in dir, sorted, joined by spaces. */
-static char *
-list_dir (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_assert_nonnull (d);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
-}
-
 /* Adds the pieces as consecutive tokens of side, each with the byte span
  * where it occurs in the side's text (searching from the previous end). */
 static void
@@ -153,71 +106,6 @@ make_trace (void)
 }
 
 static void
-assert_tokens_equal (GArray *a, GArray *b)
-{
-  g_assert_cmpuint (a->len, ==, b->len);
-  for (guint i = 0; i < a->len; i++)
-    {
-      const AttnToken *x = &g_array_index (a, AttnToken, i);
-      const AttnToken *y = &g_array_index (b, AttnToken, i);
-      g_assert_cmpstr (x->text, ==, y->text);
-      g_assert_cmpint (x->id, ==, y->id);
-      g_assert_cmpint (x->start, ==, y->start);
-      g_assert_cmpint (x->end, ==, y->end);
-      g_assert_cmpint (x->special, ==, y->special);
-    }
-}
-
-static void
-assert_candidates_equal (const AttnCandidate *x, const AttnCandidate *y)
-{
-  g_assert_cmpint (x->id, ==, y->id);
-  g_assert_cmpstr (x->text, ==, y->text);
-  g_assert_cmpmem (&x->prob, 4, &y->prob, 4);
-}
-
-/* Field by field; weights and probabilities bit for bit. */
-static void
-assert_traces_equal (const AttnTrace *a, const AttnTrace *b)
-{
-  g_assert_cmpstr (a->model_name, ==, b->model_name);
-  g_assert_cmpstr (a->architecture, ==, b->architecture);
-  g_assert_cmpint (a->mechanism, ==, b->mechanism);
-  g_assert_cmpint (a->n_layers, ==, b->n_layers);
-  g_assert_cmpint (a->n_heads, ==, b->n_heads);
-  g_assert_cmpstr (a->source_text, ==, b->source_text);
-  g_assert_cmpstr (a->target_text, ==, b->target_text);
-  assert_tokens_equal (a->source_tokens, b->source_tokens);
-  assert_tokens_equal (a->target_tokens, b->target_tokens);
-  g_assert_cmpuint (a->blocks->len, ==, b->blocks->len);
-  for (guint i = 0; i < a->blocks->len; i++)
-    {
-      const AttnBlock *x = g_ptr_array_index (a->blocks, i);
-      const AttnBlock *y = g_ptr_array_index (b->blocks, i);
-      g_assert_cmpint (x->kind, ==, y->kind);
-      g_assert_cmpint (x->layer, ==, y->layer);
-      g_assert_cmpint (x->n_heads, ==, y->n_heads);
-      g_assert_cmpint (x->n_queries, ==, y->n_queries);
-      g_assert_cmpint (x->n_keys, ==, y->n_keys);
-      g_assert_cmpint (x->normalised, ==, y->normalised);
-      g_assert_cmpmem (x->weights,
-                       sizeof (float) * x->n_heads * x->n_queries * x->n_keys,
-                       y->weights,
-                       sizeof (float) * y->n_heads * y->n_queries * y->n_keys);
-    }
-  g_assert_cmpuint (a->steps->len, ==, b->steps->len);
-  for (guint i = 0; i < a->steps->len; i++)
-    {
-      const AttnStep *x = g_ptr_array_index (a->steps, i);
-      const AttnStep *y = g_ptr_array_index (b->steps, i);
-      assert_candidates_equal (&x->emitted, &y->emitted);
-      g_assert_cmpint (x->n_top, ==, y->n_top);
-      for (int k = 0; k < x->n_top; k++)
-        assert_candidates_equal (&x->top[k], &y->top[k]);
-    }
-}
-
-static void
 assert_message_has (const GError *error, const char *fragment)
 {
   g_assert_nonnull (error);
@@ -306,19 +194,19 @@ static void
 test_round_trip (void)
 {
   g_autoptr (AttnTrace) trace = make_trace ();
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "run.json", NULL);
   g_autoptr (GError) error = NULL;
   g_assert_true (attn_trace_save_json (trace, path, &error));
   g_assert_no_error (error);
   /* Every block is small: no sidecar. */
-  g_autofree char *files = list_dir (dir);
+  g_autofree char *files = attn_test_list_dir (dir);
   g_assert_cmpstr (files, ==, "run.json");
 
   g_autoptr (AttnTrace) loaded = attn_trace_load_json (path, &error);
   g_assert_no_error (error);
   g_assert_nonnull (loaded);
-  assert_traces_equal (trace, loaded);
+  attn_test_assert_traces_equal (trace, loaded);
 
   /* Saving what was loaded reproduces the file byte for byte. */
   g_autofree char *again = g_build_filename (dir, "again.json", NULL);
@@ -328,7 +216,7 @@ test_round_trip (void)
   g_assert_true (g_file_get_contents (path, &a, &a_len, NULL));
   g_assert_true (g_file_get_contents (again, &b, &b_len, NULL));
   g_assert_cmpmem (a, a_len, b, b_len);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* tests/data/trace-example.json is the example of docs/trace-format.md: it
@@ -368,7 +256,7 @@ test_doc_example (void)
   g_assert_cmpint (last->n_top, ==, 2);
   g_assert_cmpfloat (last->top[1].prob, ==, 0.005f);
 
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *out = g_build_filename (dir, "example.json", NULL);
   g_assert_true (attn_trace_save_json (trace, out, &error));
   g_assert_no_error (error);
@@ -377,7 +265,7 @@ test_doc_example (void)
   g_assert_true (g_file_get_contents (out, &a, &a_len, NULL));
   g_assert_true (g_file_get_contents (path, &b, &b_len, NULL));
   g_assert_cmpstr (a, ==, b);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* A decoder-only trace of T tokens, 1 head, 2 layers: T * T weights per
@@ -420,13 +308,13 @@ test_sidecar (gconstpointer data)
 {
   const SidecarCase *c = data;
   g_autoptr (AttnTrace) trace = make_long_trace (c->n_tokens);
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "long.json", NULL);
   g_autoptr (GError) error = NULL;
   g_assert_true (attn_trace_save_json (trace, path, &error));
   g_assert_no_error (error);
 
-  g_autofree char *files = list_dir (dir);
+  g_autofree char *files = attn_test_list_dir (dir);
   g_autofree char *json = NULL;
   g_assert_true (g_file_get_contents (path, &json, NULL, NULL));
   if (c->sidecar)
@@ -459,8 +347,8 @@ test_sidecar (gconstpointer data)
 
   g_autoptr (AttnTrace) loaded = attn_trace_load_json (path, &error);
   g_assert_no_error (error);
-  assert_traces_equal (trace, loaded);
-  remove_tmp_dir (dir);
+  attn_test_assert_traces_equal (trace, loaded);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* When the JSON cannot be written, the sidecars written before it are
@@ -469,14 +357,14 @@ static void
 test_save_failure_leaves_nothing (void)
 {
   g_autoptr (AttnTrace) trace = make_long_trace (300);
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "run.json", NULL);
   g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
   g_autoptr (GError) error = NULL;
   g_assert_false (attn_trace_save_json (trace, path, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
   assert_message_has (error, path);
-  g_autofree char *files = list_dir (dir);
+  g_autofree char *files = attn_test_list_dir (dir);
   g_assert_cmpstr (files, ==, "run.json");
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_DIR));
 
@@ -487,7 +375,7 @@ test_save_failure_leaves_nothing (void)
   g_clear_error (&error);
   g_assert_false (attn_trace_save_json (trace, inside, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* --- validation --- */
@@ -694,7 +582,7 @@ test_invalid (gconstpointer data)
   g_autoptr (GError) error = NULL;
   gboolean valid = attn_trace_validate (trace, &error);
 
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "run.json", NULL);
   g_autoptr (GError) save_error = NULL;
   gboolean saved = attn_trace_save_json (trace, path, &save_error);
@@ -714,10 +602,10 @@ test_invalid (gconstpointer data)
       g_assert_false (saved);
       g_assert_error (save_error, ATTN_ERROR, ATTN_ERROR_BAD_TRACE);
       assert_message_has (save_error, c->fragment);
-      g_autofree char *files = list_dir (dir);
+      g_autofree char *files = attn_test_list_dir (dir);
       g_assert_cmpstr (files, ==, "");
     }
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 /* --- malformed files --- */
@@ -926,7 +814,7 @@ test_malformed (gconstpointer data)
       memset (json + 100000, ']', 100000);
       json[200000] = '\0';
     }
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "t.json", NULL);
   g_assert_true (g_file_set_contents (path, json, -1, NULL));
   if (c->npy_name != NULL)
@@ -968,7 +856,7 @@ test_malformed (gconstpointer data)
       assert_message_has (error, path);
       assert_message_has (error, c->fragment);
     }
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 static void
@@ -1036,7 +924,7 @@ test_csv (gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_assert_true (attn_trace_validate (trace, &error));
   g_assert_no_error (error);
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "cross.csv", NULL);
   AttnBlock *b = attn_trace_lookup_block (trace, ATTN_KIND_CROSS, 0);
   g_assert_true (attn_block_write_csv (trace, b, c->head, path, &error));
@@ -1044,7 +932,7 @@ test_csv (gconstpointer data)
   g_autofree char *csv = NULL;
   g_assert_true (g_file_get_contents (path, &csv, NULL, NULL));
   g_assert_cmpstr (csv, ==, c->csv);
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 static void
@@ -1052,7 +940,7 @@ test_csv_errors (void)
 {
   g_autoptr (AttnTrace) trace = make_csv_trace ();
   AttnBlock *b = attn_trace_lookup_block (trace, ATTN_KIND_CROSS, 0);
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = attn_test_tmp_dir_new ("attn-trace-XXXXXX");
   g_autofree char *path = g_build_filename (dir, "x.csv", NULL);
   g_autoptr (GError) error = NULL;
   g_assert_false (attn_block_write_csv (trace, b, 2, path, &error));
@@ -1062,9 +950,9 @@ test_csv_errors (void)
   g_assert_false (attn_block_write_csv (trace, b, 0, bad, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
   assert_message_has (error, bad);
-  g_autofree char *files = list_dir (dir);
+  g_autofree char *files = attn_test_list_dir (dir);
   g_assert_cmpstr (files, ==, "");
-  remove_tmp_dir (dir);
+  attn_test_tmp_dir_remove (dir);
 }
 
 static void

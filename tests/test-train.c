@@ -400,17 +400,15 @@ tiny_config (AttnTrainConfig *c, gint64 steps, int threads)
   c->checkpoint_every = 0;
 }
 
+/* Every file a test writes goes here; removed at exit. */
+static char *scratch_dir;
+
 static char *
 scratch (const char *file)
 {
-  static char *dir;
-  if (dir == NULL)
-    {
-      g_autoptr (GError) error = NULL;
-      dir = g_dir_make_tmp ("attn-train-XXXXXX", &error);
-      g_assert_no_error (error);
-    }
-  return g_build_filename (dir, file, NULL);
+  if (scratch_dir == NULL)
+    scratch_dir = attn_test_tmp_dir_new ("attn-train-XXXXXX");
+  return g_build_filename (scratch_dir, file, NULL);
 }
 
 static void
@@ -844,5 +842,12 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/train/async-cancel", test_async_cancel);
   g_test_add_func ("/attn/train/probe", test_probe);
   g_test_add_func ("/attn/train/learns-reverse", test_learns_reverse);
-  return g_test_run ();
+
+  int status = g_test_run ();
+  if (scratch_dir != NULL)
+    {
+      attn_test_tmp_dir_remove (scratch_dir);
+      g_free (scratch_dir);
+    }
+  return status;
 }
