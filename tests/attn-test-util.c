@@ -1,6 +1,7 @@
 #include "tests/attn-test-util.h"
 
 #include <string.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -239,4 +240,60 @@ attn_test_assert_traces_equal (const AttnTrace *a, const AttnTrace *b)
       for (int k = 0; k < x->n_top; k++)
         assert_candidates_equal (&x->top[k], &y->top[k]);
     }
+}
+
+void
+attn_test_assert_contains (const char *what, const char *haystack,
+                           const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("%s “%s” does not contain “%s”", what, haystack, needle);
+}
+
+void
+attn_test_cli_result_clear (AttnTestCliResult *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+char *
+attn_test_cli_expand (const char *arg, const char *dir)
+{
+  g_autofree char *ed = attn_test_data_path ("cli-trace.json");
+  g_autofree char *gpt = attn_test_data_path ("cli-trace-gpt.json");
+  GString *s = g_string_new (arg);
+  g_string_replace (s, "@T@", ed, 0);
+  g_string_replace (s, "@G@", gpt, 0);
+  g_string_replace (s, "@D@", dir, 0);
+  return g_string_free (s, FALSE);
+}
+
+void
+attn_test_cli_run (const char *const *args, const char *dir,
+                   const char *model_path, AttnTestCliResult *r)
+{
+  const char *cli = g_getenv ("ATTN_CLI");
+  if (cli == NULL)
+    g_error ("ATTN_CLI must hold the path of attnscope-cli");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (argv, g_strdup (cli));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, attn_test_cli_expand (args[i], dir));
+  g_ptr_array_add (argv, NULL);
+
+  g_auto (GStrv) env = g_get_environ ();
+  env = g_environ_unsetenv (env, "ATTNSCOPE_MODEL_PATH");
+  if (model_path != NULL)
+    env = g_environ_setenv (env, "ATTNSCOPE_MODEL_PATH", model_path, TRUE);
+
+  g_autoptr (GError) error = NULL;
+  int wait_status = 0;
+  g_spawn_sync (dir, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+                &r->out, &r->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r->status = WEXITSTATUS (wait_status);
+  g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->status, r->out,
+                  r->err);
 }

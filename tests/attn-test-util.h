@@ -62,4 +62,32 @@ char *attn_test_list_dir (const char *dir);
  * weights and probabilities bit for bit. */
 void attn_test_assert_traces_equal (const AttnTrace *a, const AttnTrace *b);
 
+/* Fails the test, naming what, when needle is not in haystack. */
+void attn_test_assert_contains (const char *what, const char *haystack,
+                                const char *needle);
+
+/* ---- attnscope-cli as a user runs it (the cli suite) ---- */
+
+/* What a run left: its exit code and all it wrote. */
+typedef struct {
+  int status; /* exit code */
+  char *out;
+  char *err;
+} AttnTestCliResult;
+
+void attn_test_cli_result_clear (AttnTestCliResult *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttnTestCliResult,
+                                  attn_test_cli_result_clear)
+
+/* arg with @T@ and @G@ replaced by the paths of the fixture traces
+ * tests/data/cli-trace.json (2 layers x 3 heads, all kinds) and
+ * cli-trace-gpt.json (2 layers x 1 head, decoder-self), and @D@ by dir. */
+char *attn_test_cli_expand (const char *arg, const char *dir);
+
+/* Runs the program at $ATTN_CLI in folder dir with args (NULL-terminated,
+ * each expanded), $ATTNSCOPE_MODEL_PATH set to model_path or unset when it
+ * is NULL. Fails the test unless the program ran and exited. */
+void attn_test_cli_run (const char *const *args, const char *dir,
+                        const char *model_path, AttnTestCliResult *r);
+
 G_END_DECLS

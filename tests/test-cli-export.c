@@ -6,72 +6,13 @@
  * PDF through poppler's pdfinfo. test-export.c checks the files in depth;
  * this checks that the command line reaches them. */
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tests/attn-test-util.h"
 
-#define TRACE_ED "cli-trace.json"      /* 2 layers x 3 heads, all kinds, */
-                                       /* 6 source, 5 target tokens, 5 steps */
-#define TRACE_GPT "cli-trace-gpt.json" /* 2 layers x 1 head, decoder-self */
+/* @T@ in an argument: cli-trace.json, 2 layers x 3 heads, all kinds, 6
+ * source and 5 target tokens, 5 steps; @G@: cli-trace-gpt.json, 2 layers x 1
+ * head, decoder-self; @D@: the scratch folder (attn_test_cli_expand). */
 #define SCRATCH "attn-cli-export-XXXXXX" /* a folder per test */
-
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} CliResult;
-
-static void
-cli_result_clear (CliResult *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliResult, cli_result_clear)
-
-/* @T@, @G@: the fixture traces; @D@: the scratch folder. */
-static char *
-expand (const char *arg, const char *tmp)
-{
-  g_autofree char *ed = attn_test_data_path (TRACE_ED);
-  g_autofree char *gpt = attn_test_data_path (TRACE_GPT);
-  GString *s = g_string_new (arg);
-  g_string_replace (s, "@T@", ed, 0);
-  g_string_replace (s, "@G@", gpt, 0);
-  g_string_replace (s, "@D@", tmp, 0);
-  return g_string_free (s, FALSE);
-}
-
-/* Runs attnscope-cli in tmp with args (NULL-terminated, expanded). */
-static void
-run_cli (const char *const *args, const char *tmp, CliResult *r)
-{
-  const char *cli = g_getenv ("ATTN_CLI");
-  if (cli == NULL)
-    g_error ("ATTN_CLI must hold the path of attnscope-cli");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_strdup (cli));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, expand (args[i], tmp));
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
-  int wait_status = 0;
-  g_spawn_sync (tmp, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                &r->out, &r->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r->status = WEXITSTATUS (wait_status);
-  g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->status, r->out,
-                  r->err);
-}
-
-static void
-assert_contains (const char *what, const char *haystack, const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("%s “%s” does not contain “%s”", what, haystack, needle);
-}
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -196,12 +137,12 @@ test_failure (gconstpointer data)
       g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
       g_assert_true (g_file_set_contents (path, setup_contents, -1, NULL));
     }
-  g_auto (CliResult) r = { 0 };
-  run_cli (c->args, tmp, &r);
+  g_auto (AttnTestCliResult) r = { 0 };
+  attn_test_cli_run (c->args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, c->status);
   g_assert_cmpstr (r.out, ==, "");
-  g_autofree char *message = expand (c->message, tmp);
-  assert_contains ("stderr", r.err, message);
+  g_autofree char *message = attn_test_cli_expand (c->message, tmp);
+  attn_test_assert_contains ("stderr", r.err, message);
   g_assert_true (g_str_has_prefix (r.err, "attnscope-cli export: "));
   g_auto (GStrv) lines = g_strsplit (r.err, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, c->status == 2 ? 3 : 2);
@@ -453,8 +394,8 @@ test_picture (gconstpointer data)
 {
   const PictureCase *c = data;
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
-  run_cli (c->args, tmp, &r);
+  g_auto (AttnTestCliResult) r = { 0 };
+  attn_test_cli_run (c->args, tmp, NULL, &r);
   g_assert_cmpstr (r.err, ==, "");
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, c->stdout_line);
@@ -472,7 +413,7 @@ test_picture (gconstpointer data)
     {
       g_test_message ("%s", summary);
       for (guint i = 0; i < G_N_ELEMENTS (c->has) && c->has[i] != NULL; i++)
-        assert_contains (c->file, summary, c->has[i]);
+        attn_test_assert_contains (c->file, summary, c->has[i]);
     }
   attn_test_tmp_dir_remove (tmp);
 }
@@ -507,8 +448,8 @@ test_view (gconstpointer data)
       guint n = 7;
       for (guint i = 0; i < G_N_ELEMENTS (c->args) && c->args[i]; i++)
         args[n++] = c->args[i];
-      g_auto (CliResult) r = { 0 };
-      run_cli (args, tmp, &r);
+      g_auto (AttnTestCliResult) r = { 0 };
+      attn_test_cli_run (args, tmp, NULL, &r);
       g_assert_cmpstr (r.err, ==, "");
       g_assert_cmpint (r.status, ==, 0);
       g_autofree char *prefix = g_strdup_printf ("wrote %s: ", file);
@@ -521,7 +462,7 @@ test_view (gconstpointer data)
         {
           g_autofree char *view_line = g_strdup_printf (
             f == 2 ? "View: %s;" : "View=%s\n", c->view);
-          assert_contains (file, summary, view_line);
+          attn_test_assert_contains (file, summary, view_line);
         }
       attn_test_tmp_dir_remove (tmp);
     }

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -21,75 +20,6 @@
 #define TRACE_ED "cli-trace.json"      /* 2 layers x 3 heads, all kinds */
 #define TRACE_GPT "cli-trace-gpt.json" /* 2 layers x 1 head, decoder-self */
 #define SCRATCH "attn-cli-XXXXXX"      /* a folder per test, removed after */
-
-/* ---- running the program --------------------------------------------- */
-
-typedef struct {
-  int status; /* exit code */
-  char *out;
-  char *err;
-} CliResult;
-
-static void
-cli_result_clear (CliResult *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliResult, cli_result_clear)
-
-/* Replaces @T@ and @G@ with the fixture traces' paths and @D@ with the
- * scratch folder. */
-static char *
-expand (const char *arg, const char *tmp)
-{
-  g_autofree char *ed = attn_test_data_path (TRACE_ED);
-  g_autofree char *gpt = attn_test_data_path (TRACE_GPT);
-  GString *s = g_string_new (arg);
-  g_string_replace (s, "@T@", ed, 0);
-  g_string_replace (s, "@G@", gpt, 0);
-  g_string_replace (s, "@D@", tmp, 0);
-  return g_string_free (s, FALSE);
-}
-
-/* Runs attnscope-cli with args (NULL-terminated, expanded), with
- * $ATTNSCOPE_MODEL_PATH set to model_path when not NULL. */
-static void
-run_cli (const char *const *args, const char *tmp, const char *model_path,
-         CliResult *r)
-{
-  const char *cli = g_getenv ("ATTN_CLI");
-  if (cli == NULL)
-    g_error ("ATTN_CLI must hold the path of attnscope-cli");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_strdup (cli));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, expand (args[i], tmp));
-  g_ptr_array_add (argv, NULL);
-
-  g_auto (GStrv) env = g_get_environ ();
-  env = g_environ_unsetenv (env, "ATTNSCOPE_MODEL_PATH");
-  if (model_path != NULL)
-    env = g_environ_setenv (env, "ATTNSCOPE_MODEL_PATH", model_path, TRUE);
-
-  g_autoptr (GError) error = NULL;
-  int wait_status = 0;
-  g_spawn_sync (tmp, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
-                &r->out, &r->err, &wait_status, &error);
-  g_assert_no_error (error);
-  g_assert_true (WIFEXITED (wait_status));
-  r->status = WEXITSTATUS (wait_status);
-  g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->status, r->out,
-                  r->err);
-}
-
-static void
-assert_contains (const char *what, const char *haystack, const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("%s “%s” does not contain “%s”", what, haystack, needle);
-}
 
 /* ---- help and version ----------------------------------------------- */
 
@@ -135,13 +65,13 @@ test_help (gconstpointer data)
 {
   const HelpCase *c = data;
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
-  run_cli (c->args, tmp, NULL, &r);
+  g_auto (AttnTestCliResult) r = { 0 };
+  attn_test_cli_run (c->args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
   g_assert_true (g_str_has_prefix (r.out, c->usage));
   for (guint i = 0; i < G_N_ELEMENTS (c->has) && c->has[i]; i++)
-    assert_contains ("help", r.out, c->has[i]);
+    attn_test_assert_contains ("help", r.out, c->has[i]);
   for (guint i = 0; i < G_N_ELEMENTS (c->lacks) && c->lacks[i]; i++)
     g_assert_null (strstr (r.out, c->lacks[i]));
   attn_test_tmp_dir_remove (tmp);
@@ -151,9 +81,9 @@ static void
 test_version (void)
 {
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "--version", NULL };
-  run_cli (args, tmp, NULL, &r);
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, "attnscope-cli " ATTN_VERSION "\n");
   g_assert_cmpstr (r.err, ==, "");
@@ -375,14 +305,14 @@ test_failure (gconstpointer data)
       g_autofree char *path = g_build_filename (tmp, c->setup, NULL);
       g_assert_true (g_file_set_contents (path, setup_contents, -1, NULL));
     }
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   /* Bundled models are looked up in the scratch folder only. */
-  run_cli (c->args, tmp, tmp, &r);
+  attn_test_cli_run (c->args, tmp, tmp, &r);
 
   g_assert_cmpint (r.status, ==, c->status);
   g_assert_cmpstr (r.out, ==, "");
-  g_autofree char *message = expand (c->message, tmp);
-  assert_contains ("stderr", r.err, message);
+  g_autofree char *message = attn_test_cli_expand (c->message, tmp);
+  attn_test_assert_contains ("stderr", r.err, message);
   g_assert_true (g_str_has_prefix (r.err, "attnscope-cli"));
   /* One line for a failure; a usage error adds where to find the help. */
   g_auto (GStrv) lines = g_strsplit (r.err, "\n", -1);
@@ -407,9 +337,9 @@ static void
 test_no_arguments (void)
 {
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { NULL };
-  run_cli (args, tmp, NULL, &r);
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 2);
   g_assert_cmpstr (r.out, ==, "");
   g_assert_true (g_str_has_prefix (r.err, "Usage:\n  attnscope-cli COMMAND"));
@@ -459,9 +389,9 @@ check_info (const char *fixture, const char *expected)
 {
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
   g_autofree char *path = attn_test_data_path (fixture);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "info", "--trace", path, NULL };
-  run_cli (args, tmp, NULL, &r);
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
   g_autofree char *want = g_strdup_printf ("trace: %s\n%s", path, expected);
@@ -489,17 +419,17 @@ test_info_bundled (void)
   g_autofree char *more = g_build_filename (tmp, "more", NULL);
   g_assert_cmpint (g_mkdir (models, 0755), ==, 0);
   g_assert_cmpint (g_mkdir (more, 0755), ==, 0);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "info", NULL };
 
   /* None found: said so, with where it looked. */
-  run_cli (args, tmp, models, &r);
+  attn_test_cli_run (args, tmp, models, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_autofree char *want_none =
     g_strdup_printf ("attnscope-cli %s\nbundled models: none found\n"
                      "searched:\n  %s\n", ATTN_VERSION, models);
   g_assert_cmpstr (r.out, ==, want_none);
-  cli_result_clear (&r);
+  attn_test_cli_result_clear (&r);
 
   /* Only *.safetensors, not hidden, each name once, sorted. */
   const char *files[] = { "models/b-rnn.safetensors",
@@ -512,7 +442,7 @@ test_info_bundled (void)
       g_assert_true (g_file_set_contents (path, "x", 1, NULL));
     }
   g_autofree char *search = g_strjoin (":", models, more, NULL);
-  run_cli (args, tmp, search, &r);
+  attn_test_cli_run (args, tmp, search, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
   g_autofree char *want =
@@ -540,11 +470,11 @@ static char *
 export_ok (const char *const *args, const char *expect_out)
 {
   char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
-  run_cli (args, tmp, NULL, &r);
+  g_auto (AttnTestCliResult) r = { 0 };
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
-  g_autofree char *want = expand (expect_out, tmp);
+  g_autofree char *want = attn_test_cli_expand (expect_out, tmp);
   g_assert_cmpstr (r.out, ==, want);
   return tmp;
 }
@@ -793,11 +723,11 @@ test_bench_table (void)
 {
   const int C = 32, seq[] = { 16, 40 };
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "bench", "--seq", "16,40", "--reps", "1", "--dim",
                          "32", "--heads", "4", "--sgemm", "64", "--threads",
                          "1", NULL };
-  run_cli (args, tmp, NULL, &r);
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
 
@@ -993,9 +923,9 @@ trained_model (void)
   if (trained_path != NULL)
     return trained_path;
   trained_dir = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { TRAIN_ARGS, "-o", "model.safetensors", "ab1", NULL };
-  run_cli (args, trained_dir, trained_dir, &r);
+  attn_test_cli_run (args, trained_dir, trained_dir, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
   trained_stdout = g_steal_pointer (&r.out);
@@ -1020,11 +950,11 @@ test_bench_model (void)
     n += m->params->tensors[i].numel;
 
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "bench", "--model", model, "--train", "--steps",
                          "3", "--warmup", "1", "--batch", "4",
                          "--sentences", "5", "--threads", "1", NULL };
-  run_cli (args, tmp, NULL, &r);
+  attn_test_cli_run (args, tmp, NULL, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
   g_auto (GStrv) lines = g_strsplit (r.out, "\n", -1);
@@ -1075,21 +1005,26 @@ test_train_tiny (void)
   g_assert_true (g_str_has_prefix (
     out, "model reverse-transformer: transformer, 1 + 1 layers, d-model 16, "
          "2 heads, d-ff 64, post-norm; "));
-  assert_contains ("stdout", out,
-                   "training on reverse: 30 steps of 8 examples, lr 0.001 "
-                   "(cosine), seed 1, 1 thread\n");
-  assert_contains ("stdout", out, "\nstep 1/30 loss ");
-  assert_contains ("stdout", out, "\nstep 30/30 loss ");
-  assert_contains ("stdout", out,
-                   "\nstep 10 validation: exact match ");
-  assert_contains ("stdout", out, "(12 examples)\nstep 10 probe: \"ab1\" -> ");
-  assert_contains ("stdout", out, "\nstep 20 checkpoint: model.safetensors\n");
-  assert_contains ("stdout", out, "\ntest: exact match ");
-  assert_contains ("stdout", out, " (14 examples)\nwrote model.safetensors");
-  assert_contains ("stdout", out,
-                   "\nwrote model.safetensors: reverse-transformer after 30 "
-                   "steps (optimiser state for --resume: "
-                   "model.optim.safetensors)\n");
+  attn_test_assert_contains (
+      "stdout", out,
+      "training on reverse: 30 steps of 8 examples, lr 0.001 "
+      "(cosine), seed 1, 1 thread\n");
+  attn_test_assert_contains ("stdout", out, "\nstep 1/30 loss ");
+  attn_test_assert_contains ("stdout", out, "\nstep 30/30 loss ");
+  attn_test_assert_contains ("stdout", out,
+                             "\nstep 10 validation: exact match ");
+  attn_test_assert_contains ("stdout", out,
+                             "(12 examples)\nstep 10 probe: \"ab1\" -> ");
+  attn_test_assert_contains ("stdout", out,
+                             "\nstep 20 checkpoint: model.safetensors\n");
+  attn_test_assert_contains ("stdout", out, "\ntest: exact match ");
+  attn_test_assert_contains ("stdout", out,
+                             " (14 examples)\nwrote model.safetensors");
+  attn_test_assert_contains (
+      "stdout", out,
+      "\nwrote model.safetensors: reverse-transformer after 30 "
+      "steps (optimiser state for --resume: "
+      "model.optim.safetensors)\n");
   g_assert_null (strstr (out, "\r")); /* no progress bar in a pipe */
 
   g_autoptr (GError) error = NULL;
@@ -1107,13 +1042,13 @@ test_train_tiny (void)
                                              "model.optim.safetensors", NULL);
   g_assert_true (g_file_test (optim, G_FILE_TEST_IS_REGULAR));
   /* The optimiser state is no bundled model. */
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *info[] = { "info", NULL };
-  run_cli (info, trained_dir, trained_dir, &r);
+  attn_test_cli_run (info, trained_dir, trained_dir, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_autofree char *want = g_strdup_printf ("bundled models:\n  model\n"
                                            "searched:\n  %s\n", trained_dir);
-  assert_contains ("stdout", r.out, want);
+  attn_test_assert_contains ("stdout", r.out, want);
 }
 
 /* --resume continues the checkpoint; --steps may extend it. */
@@ -1134,14 +1069,14 @@ test_train_resume (void)
   g_assert_true (g_file_set_contents (copy, a, na, NULL));
   g_assert_true (g_file_set_contents (copy_optim, b, nb, NULL));
 
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "train", "--resume", "-o", "m.safetensors",
                          "--steps", "35", NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (g_str_has_prefix (r.out, "resuming reverse-transformer at "
                                           "step 30\n"));
-  assert_contains ("stdout", r.out, "\nstep 35/35 loss ");
+  attn_test_assert_contains ("stdout", r.out, "\nstep 35/35 loss ");
   g_autoptr (GError) error = NULL;
   g_autoptr (AttnModel) model = attn_model_load (copy, &error);
   g_assert_no_error (error);
@@ -1182,13 +1117,16 @@ test_train_interrupt (void)
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (p));
   g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
-  assert_contains ("stderr", err,
-                   "attnscope-cli train: interrupted: stopping after this "
-                   "step and writing a checkpoint");
-  assert_contains ("stderr", err, "attnscope-cli train: training stopped at "
-                                  "step ");
-  assert_contains ("stderr", err, "; continue with: attnscope-cli train "
-                                  "--resume -o stop.safetensors\n");
+  attn_test_assert_contains (
+      "stderr", err,
+      "attnscope-cli train: interrupted: stopping after this "
+      "step and writing a checkpoint");
+  attn_test_assert_contains ("stderr", err,
+                             "attnscope-cli train: training stopped at "
+                             "step ");
+  attn_test_assert_contains ("stderr", err,
+                             "; continue with: attnscope-cli train "
+                             "--resume -o stop.safetensors\n");
 
   g_autofree char *path = g_build_filename (tmp, "stop.safetensors", NULL);
   g_autoptr (AttnModel) model = attn_model_load (path, &error);
@@ -1204,16 +1142,16 @@ test_run_summary (void)
 {
   const char *model = trained_model ();
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "run", "--model", model, "a2c", NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.err, ==, "");
 
-  g_auto (CliResult) j = { 0 };
+  g_auto (AttnTestCliResult) j = { 0 };
   const char *json_args[] = { "run", "--model", model, "--json", "a2c",
                               NULL };
-  run_cli (json_args, tmp, tmp, &j);
+  attn_test_cli_run (json_args, tmp, tmp, &j);
   g_assert_cmpint (j.status, ==, 0);
   g_autofree char *trace_path = g_build_filename (tmp, "run.json", NULL);
   g_assert_true (g_file_set_contents (trace_path, j.out, -1, NULL));
@@ -1284,10 +1222,10 @@ test_run_json (void)
 {
   const char *model = trained_model ();
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "run", "--model", model, "--json", "--text", "1x9",
                          NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (g_str_has_prefix (r.out, "{\n  \"format\": "));
   g_autofree char *path = g_build_filename (tmp, "t.json", NULL);
@@ -1337,15 +1275,15 @@ test_run_text (gconstpointer data)
 {
   const RunTextCase *c = data;
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "run", "--model", trained_model (), "--text",
                          c->text, NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, c->status);
   g_assert_true (g_str_has_prefix (r.out, c->out));
   if (c->status != 0)
     g_assert_cmpstr (r.out, ==, "");
-  assert_contains ("stderr", r.err, c->err);
+  attn_test_assert_contains ("stderr", r.err, c->err);
   attn_test_tmp_dir_remove (tmp);
 }
 
@@ -1354,10 +1292,10 @@ static void
 test_run_beam (void)
 {
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "run", "--model", trained_model (), "--beam", "4",
                          "-o", "beam.json", "xy", NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_cmpstr (r.out, ==, "wrote beam.json: the whole trace (3 blocks)\n");
   g_autofree char *path = g_build_filename (tmp, "beam.json", NULL);
@@ -1373,25 +1311,29 @@ test_info_model (void)
 {
   const char *model_path = trained_model ();
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   /* By bundled name: the scratch folder of the trained model is the model
    * path. */
   const char *args[] = { "info", "--model", "model", NULL };
-  run_cli (args, tmp, trained_dir, &r);
+  attn_test_cli_run (args, tmp, trained_dir, &r);
   g_assert_cmpint (r.status, ==, 0);
   g_autofree char *head = g_strdup_printf (
     "model: reverse-transformer\nfile: %s (bundled model)\n"
     "architecture: transformer\nattention: scaled-dot-product\n",
     model_path);
   g_assert_true (g_str_has_prefix (r.out, head));
-  assert_contains ("stdout", r.out, "\nvocabulary: 40 tokens (4 special)\n");
-  assert_contains ("stdout", r.out, "\nconfig:\n  arch: transformer\n");
-  assert_contains ("stdout", r.out, "\n  d_model: 16\n");
-  assert_contains ("stdout", r.out, "\ncard:\n  name: reverse-transformer\n"
-                                    "  task: reverse\n");
-  assert_contains ("stdout", r.out, "\n  seed: 1\n  steps: 30\n");
-  assert_contains ("stdout", r.out, "\n  test_examples: 14\n");
-  assert_contains ("stdout", r.out, "\n  training:\n    task: reverse\n");
+  attn_test_assert_contains ("stdout", r.out,
+                             "\nvocabulary: 40 tokens (4 special)\n");
+  attn_test_assert_contains ("stdout", r.out,
+                             "\nconfig:\n  arch: transformer\n");
+  attn_test_assert_contains ("stdout", r.out, "\n  d_model: 16\n");
+  attn_test_assert_contains ("stdout", r.out,
+                             "\ncard:\n  name: reverse-transformer\n"
+                             "  task: reverse\n");
+  attn_test_assert_contains ("stdout", r.out, "\n  seed: 1\n  steps: 30\n");
+  attn_test_assert_contains ("stdout", r.out, "\n  test_examples: 14\n");
+  attn_test_assert_contains ("stdout", r.out,
+                             "\n  training:\n    task: reverse\n");
   attn_test_tmp_dir_remove (tmp);
 }
 
@@ -1399,13 +1341,14 @@ static void
 test_export_model (void)
 {
   g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
-  g_auto (CliResult) r = { 0 };
+  g_auto (AttnTestCliResult) r = { 0 };
   const char *args[] = { "export", "--model", trained_model (), "--text",
                          "abc", "--kind", "cross", "-o", "cross.npy", NULL };
-  run_cli (args, tmp, tmp, &r);
+  attn_test_cli_run (args, tmp, tmp, &r);
   g_assert_cmpint (r.status, ==, 0);
-  assert_contains ("stdout", r.out, "wrote cross.npy: cross layer 0, shape "
-                                    "(2, ");
+  attn_test_assert_contains ("stdout", r.out,
+                             "wrote cross.npy: cross layer 0, shape "
+                             "(2, ");
   g_autofree char *path = g_build_filename (tmp, "cross.npy", NULL);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
   attn_test_tmp_dir_remove (tmp);
