@@ -125,6 +125,12 @@ attn_split_of_day (guint32 julian_day)
 AttnSplit
 attn_split_of_number (guint n)
 {
+  /* 0-99 are the lexicon of number words ("six", "twelve", "forty-two",
+   * 十二): every bigger number is spelled from them, so a model can only be
+   * asked to generalise to unseen numbers it has the words for. They all
+   * train; 100-9999 are split by the hash. */
+  if (n < 100)
+    return ATTN_SPLIT_TRAIN;
   return split_of_integer ('n', n);
 }
 
