@@ -7,6 +7,7 @@
 struct _AttnApplication
 {
   AdwApplication parent_instance;
+  gint64 start_us;
 };
 
 G_DEFINE_FINAL_TYPE (AttnApplication, attn_application, ADW_TYPE_APPLICATION)
@@ -184,9 +185,17 @@ attn_application_class_init (AttnApplicationClass *klass)
   app_class->startup = attn_application_startup;
 }
 
+gint64
+attn_application_get_start_time (AttnApplication *self)
+{
+  g_return_val_if_fail (ATTN_IS_APPLICATION (self), 0);
+  return self->start_us;
+}
+
 static void
 attn_application_init (AttnApplication *self)
 {
+  self->start_us = g_get_monotonic_time ();
   static const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, NULL,
       "Open MODEL: a model file, a folder or a bundled model's name",

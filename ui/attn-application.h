@@ -22,5 +22,8 @@ G_DECLARE_FINAL_TYPE (AttnApplication, attn_application, ATTN, APPLICATION,
                       AdwApplication)
 
 AttnApplication *attn_application_new (void);
+/* g_get_monotonic_time () when the application was created (in main):
+ * the window logs the time to its first drawn trace from it. */
+gint64 attn_application_get_start_time (AttnApplication *self);
 
 G_END_DECLS

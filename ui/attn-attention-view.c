@@ -686,11 +686,15 @@ attn_attention_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   gboolean drawn = FALSE;
   if (self->trace != NULL)
     {
+      gint64 start = g_get_monotonic_time ();
       cairo_t *cr = gtk_snapshot_append_cairo (
           snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
       drawn = attn_view_render (self->kind, cr, self->trace, &self->sel,
                                 &style, width, height, &error);
       cairo_destroy (cr);
+      g_debug ("%s view drawn in %.1f ms (%d x %d)",
+               attn_view_kind_to_string (self->kind),
+               (g_get_monotonic_time () - start) / 1000.0, width, height);
     }
   g_clear_pointer (&self->render_error, g_free);
   if (!drawn)

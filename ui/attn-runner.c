@@ -54,6 +54,7 @@ static guint signals[N_SIGNALS];
 
 typedef struct {
   ModelBox *box;
+  gint64 started_us;
   guint64 generation;
   char *text;
   gboolean truncated;
@@ -97,6 +98,7 @@ run_in_thread (GTask *task, gpointer source, gpointer task_data,
   result->text = g_strdup (job->text);
   result->truncated = job->truncated;
   result->max_chars = job->max_chars;
+  result->started_us = job->started_us;
   result->unknown = g_ptr_array_new_with_free_func (g_free);
 
   AttnRunOptions options = ATTN_RUN_OPTIONS_INIT;
@@ -116,7 +118,11 @@ on_run_done (GObject *source, GAsyncResult *res, gpointer data)
   AttnRunResult *result = g_task_propagate_pointer (G_TASK (res), NULL);
   self->running = FALSE;
   if (result != NULL && result->generation == self->generation)
-    g_signal_emit (self, signals[FINISHED], 0, result);
+    {
+      g_debug ("model run on %ld characters: %.1f ms",
+               g_utf8_strlen (result->text, -1), result->run_ms);
+      g_signal_emit (self, signals[FINISHED], 0, result);
+    }
   g_clear_pointer (&result, run_result_free);
   if (self->debounce_id == 0)
     start_next (self);
@@ -129,6 +135,7 @@ start_next (AttnRunner *self)
     return;
 
   Job *job = g_new0 (Job, 1);
+  job->started_us = g_get_monotonic_time ();
   job->box = g_atomic_rc_box_acquire (self->box);
   job->generation = self->pending_generation;
   job->max_chars = max_chars_of (self->box);

@@ -30,6 +30,8 @@ typedef struct {
   GPtrArray *unknown;  /* of char *: characters outside the vocabulary */
   GError *error;
   double run_ms;       /* time in attn_model_run, in the worker */
+  gint64 started_us;   /* g_get_monotonic_time () when the run was handed to
+                        * the worker (the debounce delay over) */
 } AttnRunResult;
 
 /* Default delay between the last keystroke and the run. */

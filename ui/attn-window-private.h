@@ -49,6 +49,12 @@ struct _AttnWindow
   GMenu *model_menu;
   char *example_text;             /* the loaded model's example */
   char *last_toast;               /* the message of the latest toast */
+  gint64 draw_pending_since;      /* a new trace waits to be painted: when
+                                   * its run started, or 0 */
+  gint64 run_started_us;          /* of the result being shown, or 0 */
+  gboolean first_paint_logged;
+  GdkFrameClock *paint_clock;
+  gulong after_paint_id;
 };
 
 G_END_DECLS

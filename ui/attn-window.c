@@ -7,6 +7,7 @@
 #include "core/attn-error.h"
 #include "core/attn-model-ref.h"
 #include "core/attn-safetensors.h"
+#include "ui/attn-application.h"
 #include "ui/render/attn-export.h"
 
 G_DEFINE_FINAL_TYPE (AttnWindow, attn_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -514,6 +515,60 @@ output_text (const AttnTrace *trace)
   return g_strdup (trace->target_text);
 }
 
+static void watch_next_paint (AttnWindow *self, gint64 run_started_us);
+
+static void
+watch_next_paint_on_realize (GtkWidget *widget, gpointer data)
+{
+  AttnWindow *self = ATTN_WINDOW (widget);
+  g_signal_handlers_disconnect_by_func (self, watch_next_paint_on_realize,
+                                        NULL);
+  watch_next_paint (self, self->draw_pending_since);
+}
+
+/* Logs (g_debug) how long a new trace took to reach the screen: from the
+ * start of its run (the keystroke's cost, debounce excluded) and, for the
+ * first trace, from the application's start. */
+static void
+on_after_paint (GdkFrameClock *clock, AttnWindow *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (self->draw_pending_since != 0)
+    g_debug ("run and redraw: %.1f ms from the run's start to the painted "
+             "frame",
+             (now - self->draw_pending_since) / 1000.0);
+  GApplication *app = g_application_get_default ();
+  if (!self->first_paint_logged && ATTN_IS_APPLICATION (app))
+    g_debug ("first trace painted %.0f ms after the application started",
+             (now - attn_application_get_start_time (ATTN_APPLICATION (app)))
+                 / 1000.0);
+  self->first_paint_logged = TRUE;
+  self->draw_pending_since = 0;
+  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
+}
+
+static void
+watch_next_paint (AttnWindow *self, gint64 run_started_us)
+{
+  self->draw_pending_since = run_started_us;
+  if (self->after_paint_id != 0)
+    return;
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+  if (clock == NULL)
+    {
+      /* Not realized yet: the first paint comes with the first frame. */
+      g_signal_handlers_disconnect_by_func (self, watch_next_paint_on_realize,
+                                            NULL);
+      g_signal_connect (self, "realize",
+                        G_CALLBACK (watch_next_paint_on_realize), NULL);
+      return;
+    }
+  self->paint_clock = g_object_ref (clock);
+  self->after_paint_id = g_signal_connect (clock, "after-paint",
+                                           G_CALLBACK (on_after_paint), self);
+}
+
 void
 attn_window_set_trace (AttnWindow *self, AttnTrace *trace, const char *label)
 {
@@ -538,6 +593,8 @@ attn_window_set_trace (AttnWindow *self, AttnTrace *trace, const char *label)
   gtk_widget_set_sensitive (self->controls_box, TRUE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), TRUE);
   on_visible_view_changed (self->view_stack, NULL, self);
+  watch_next_paint (self, self->run_started_us);
+  self->run_started_us = 0;
 }
 
 const AttnTrace *
@@ -617,6 +674,7 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
                     result->error != NULL ? result->error->message : NULL);
       return;
     }
+  self->run_started_us = result->started_us;
   attn_window_set_trace (self, g_steal_pointer (&result->trace), NULL);
 }
 
@@ -1147,6 +1205,8 @@ attn_window_dispose (GObject *object)
       g_clear_object (&self->runner);
     }
   clear_trace (self);
+  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
   gtk_widget_dispose_template (GTK_WIDGET (self), ATTN_TYPE_WINDOW);
   G_OBJECT_CLASS (attn_window_parent_class)->dispose (object);
 }
