@@ -105,22 +105,6 @@ dates_trace (void)
   return t;
 }
 
-static AttnRenderStyle *
-style_new (AttnTheme theme)
-{
-  AttnRenderStyle *style = g_new0 (AttnRenderStyle, 1);
-  attn_render_style_init (style, theme);
-  return style;
-}
-
-static void
-style_free (AttnRenderStyle *style)
-{
-  attn_render_style_clear (style);
-  g_free (style);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnRenderStyle, style_free)
-
 static cairo_surface_t *
 surface_new (int w, int h)
 {
@@ -204,7 +188,7 @@ test_cell_colours (gconstpointer data)
 {
   const CellCase *c = data;
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->colormap = c->colormap;
   style->reversed = c->reversed;
   AttnSelection sel;
@@ -264,7 +248,7 @@ static void
 test_scale_pixels (void)
 {
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   for (guint i = 0; i < G_N_ELEMENTS (scale_cases); i++)
     {
       const ScaleCase *c = &scale_cases[i];
@@ -295,7 +279,7 @@ test_colorbar_ends (gconstpointer data)
 {
   AttnScale scale = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_DARK);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_DARK);
   style->scale = scale;
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
@@ -345,7 +329,7 @@ static void
 test_highlight (void)
 {
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->font_size = 20.0; /* a 3-unit outline: whole pixels to sample */
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
@@ -418,7 +402,7 @@ static void
 test_values (void)
 {
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   for (int shown = 0; shown < 2; shown++)
@@ -462,7 +446,7 @@ static void
 test_hit_cells (void)
 {
   g_autoptr (AttnTrace) trace = dates_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.layer = 1;
@@ -532,7 +516,7 @@ static void
 test_hit_fixture_alignment (void)
 {
   g_autoptr (AttnTrace) trace = dates_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.layer = 1;
@@ -580,7 +564,7 @@ static void
 check_layout_sizes (const AttnTrace *trace, const AttnSelection *sel,
                     AttnTheme theme)
 {
-  g_autoptr (AttnRenderStyle) style = style_new (theme);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (theme);
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
       double w = sizes[i].w, h = sizes[i].h;
@@ -680,7 +664,7 @@ test_labels (gconstpointer data)
 {
   const LabelCase *c = data;
   g_autoptr (AttnTrace) trace = c->n == 8 ? pixel_trace () : long_trace (c->n);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel,
                        c->n == 8 ? ATTN_KIND_CROSS : ATTN_KIND_DECODER_SELF);
@@ -697,7 +681,7 @@ static void
 test_set_size (void)
 {
   g_autoptr (AttnTrace) trace = long_trace (200);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   sel.hide_sink = TRUE;
@@ -748,7 +732,7 @@ test_large_image_path (void)
 {
   const int n = 1024;
   g_autoptr (AttnTrace) trace = long_trace (n);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_DARK);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_DARK);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   sel.selected_query = 500;
@@ -808,7 +792,7 @@ static void
 test_image_cache (void)
 {
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   g_autoptr (AttnHeatmapLayout) lay
@@ -842,7 +826,7 @@ test_vector_targets (gconstpointer data)
 {
   gboolean pdf = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) trace = long_trace (96);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   g_autoptr (AttnHeatmapLayout) lay
@@ -901,7 +885,7 @@ test_no_seams (gconstpointer data)
 {
   const SeamCase *c = data;
   g_autoptr (AttnTrace) trace = long_trace (c->n);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   g_autoptr (AttnHeatmapLayout) lay
@@ -929,7 +913,7 @@ static void
 test_note (void)
 {
   g_autoptr (AttnTrace) trace = dates_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_ENCODER_SELF);
   g_autoptr (AttnHeatmapLayout) plain
@@ -969,7 +953,7 @@ static void
 test_errors (void)
 {
   g_autoptr (AttnTrace) trace = pixel_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.head = 9;
@@ -1008,7 +992,8 @@ static void
 test_dispatch (void)
 {
   g_autoptr (AttnTrace) trace = dates_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_PRESENTATION);
+  g_autoptr (AttnRenderStyle) style
+      = attn_render_style_new (ATTN_THEME_PRESENTATION);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   sel.layer = 1;

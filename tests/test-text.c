@@ -6,22 +6,6 @@
 
 #include "ui/render/attn-text.h"
 
-static AttnRenderStyle *
-light_style (void)
-{
-  AttnRenderStyle *style = g_new0 (AttnRenderStyle, 1);
-  attn_render_style_init (style, ATTN_THEME_LIGHT);
-  return style;
-}
-
-static void
-style_free (AttnRenderStyle *style)
-{
-  attn_render_style_clear (style);
-  g_free (style);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnRenderStyle, style_free)
-
 typedef struct
 {
   double pitch, extent, gap;
@@ -127,7 +111,7 @@ test_rotated_extent (void)
 static void
 test_sizes (void)
 {
-  g_autoptr (AttnRenderStyle) style = light_style ();
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   g_autoptr (GObject) ctx_ref = G_OBJECT (attn_text_context_new ());
   PangoContext *ctx = PANGO_CONTEXT (ctx_ref);
   g_autoptr (PangoLayout) one
@@ -160,7 +144,7 @@ test_sizes (void)
 static void
 test_size_independent_of_surface (void)
 {
-  g_autoptr (AttnRenderStyle) style = light_style ();
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   g_autoptr (GObject) ctx_ref = G_OBJECT (attn_text_context_new ());
   PangoContext *ctx = PANGO_CONTEXT (ctx_ref);
   g_autoptr (PangoLayout) layout = attn_text_layout_new (
@@ -193,7 +177,7 @@ test_size_independent_of_surface (void)
 static void
 test_fit_width (void)
 {
-  g_autoptr (AttnRenderStyle) style = light_style ();
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   g_autoptr (GObject) ctx_ref = G_OBJECT (attn_text_context_new ());
   PangoContext *ctx = PANGO_CONTEXT (ctx_ref);
   g_autoptr (PangoLayout) layout
@@ -219,7 +203,7 @@ test_fit_width (void)
 static void
 test_token_layout (void)
 {
-  g_autoptr (AttnRenderStyle) style = light_style ();
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   g_autoptr (GObject) ctx_ref = G_OBJECT (attn_text_context_new ());
   PangoContext *ctx = PANGO_CONTEXT (ctx_ref);
   g_autoptr (PangoLayout) l
@@ -277,7 +261,7 @@ static void
 test_draw_anchor (gconstpointer data)
 {
   const DrawCase *c = data;
-  g_autoptr (AttnRenderStyle) style = light_style ();
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->font_size = 20.0;
   g_autoptr (GObject) ctx_ref = G_OBJECT (attn_text_context_new ());
   PangoContext *ctx = PANGO_CONTEXT (ctx_ref);

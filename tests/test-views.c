@@ -98,23 +98,6 @@ px_distance (Px a, Px b)
   }                                                                            \
   G_STMT_END
 
-static AttnRenderStyle *
-style_new (AttnTheme theme)
-{
-  AttnRenderStyle *style = g_new0 (AttnRenderStyle, 1);
-  attn_render_style_init (style, theme);
-  return style;
-}
-
-static void
-style_free (AttnRenderStyle *style)
-{
-  attn_render_style_clear (style);
-  g_free (style);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnRenderStyle, style_free)
-
 static AttnTrace *
 load_trace (const char *name)
 {
@@ -175,7 +158,7 @@ test_alignment_strongest_band (gconstpointer data)
 {
   AttnTheme theme = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) t = align_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (theme);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (theme);
   style->threshold = 0.1;
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
@@ -259,7 +242,7 @@ static void
 test_alignment_selection (void)
 {
   g_autoptr (AttnTrace) t = align_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->threshold = 0.1;
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
@@ -301,7 +284,7 @@ test_alignment_dates (gconstpointer data)
 {
   AttnTheme theme = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) t = load_trace ("render-dates.json");
-  g_autoptr (AttnRenderStyle) style = style_new (theme);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (theme);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.layer = 1;
@@ -344,7 +327,7 @@ static void
 test_alignment_errors (void)
 {
   g_autoptr (AttnTrace) t = align_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.layer = 3;
@@ -401,7 +384,7 @@ test_head_view_lines (gconstpointer data)
 {
   AttnTheme theme = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) t = heads_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (theme);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (theme);
   /* Lines 4 units wide: a pixel on a line's axis is fully covered. */
   style->font_size = 24.0;
   AttnSelection sel;
@@ -481,7 +464,7 @@ static void
 test_head_view_select (void)
 {
   g_autoptr (AttnTrace) t = heads_trace ();
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->font_size = 24.0;
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_ENCODER_SELF);
@@ -538,8 +521,8 @@ px_euclid (Px a, Px b)
 static void
 test_head_palette (void)
 {
-  g_autoptr (AttnRenderStyle) light = style_new (ATTN_THEME_LIGHT);
-  g_autoptr (AttnRenderStyle) dark = style_new (ATTN_THEME_DARK);
+  g_autoptr (AttnRenderStyle) light = attn_render_style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) dark = attn_render_style_new (ATTN_THEME_DARK);
   for (int h = 0; h < ATTN_HEAD_PALETTE_SIZE; h++)
     {
       AttnRgba ca = attn_head_color (h, light), cb = attn_head_color (h, dark);
@@ -567,7 +550,7 @@ test_model_view_thumbnails (gconstpointer data)
 {
   AttnTheme theme = GPOINTER_TO_INT (data);
   g_autoptr (AttnTrace) t = load_trace ("render-dates.json");
-  g_autoptr (AttnRenderStyle) style = style_new (theme);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (theme);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_CROSS);
   sel.layer = 1;
@@ -659,7 +642,7 @@ static void
 test_model_view_cache (void)
 {
   g_autoptr (AttnTrace) t = load_trace ("render-dates.json");
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_ENCODER_SELF);
   g_autoptr (AttnThumbnailCache) cache = attn_thumbnail_cache_new ();
@@ -759,7 +742,7 @@ test_model_view_pooling (void)
     b->weights[(gsize)q * n + (q % 2 == 1 ? q : (q + n / 2) % n)] = 1.0f;
   g_assert_true (attn_trace_validate (t, NULL));
 
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
   sel.head = ATTN_HEADS_MEAN; /* nothing outlined */
@@ -865,7 +848,7 @@ test_step_view (gconstpointer data)
 {
   const StepCase *c = data;
   g_autoptr (AttnTrace) t = load_trace (c->trace);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   attn_step_view_selection_init (&sel, c->step);
   g_autoptr (GError) error = NULL;
@@ -948,7 +931,7 @@ static void
 test_step_view_hidden (void)
 {
   g_autoptr (AttnTrace) t = load_trace ("render-dates.json");
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   int step = 4;
   AttnSelection sel;
   attn_step_view_selection_init (&sel, step);
@@ -987,7 +970,7 @@ static void
 test_step_view_errors (void)
 {
   g_autoptr (AttnTrace) t = load_trace ("render-dates.json");
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   AttnSelection sel;
   g_autoptr (GError) error = NULL;
 
@@ -1064,7 +1047,7 @@ test_links_cap (void)
 {
   int n = 100; /* 5050 causal links per head */
   g_autoptr (AttnTrace) t = long_trace (n);
-  g_autoptr (AttnRenderStyle) style = style_new (ATTN_THEME_LIGHT);
+  g_autoptr (AttnRenderStyle) style = attn_render_style_new (ATTN_THEME_LIGHT);
   style->threshold = 0.0;
   AttnSelection sel;
   attn_selection_init (&sel, ATTN_KIND_DECODER_SELF);
@@ -1120,7 +1103,8 @@ test_views_sizes (void)
   static const int sizes[][2] = { { 40, 30 }, { 320, 240 }, { 1600, 1200 } };
   for (int theme = 0; theme < 3; theme++)
     {
-      g_autoptr (AttnRenderStyle) style = style_new ((AttnTheme)theme);
+      g_autoptr (AttnRenderStyle) style
+          = attn_render_style_new ((AttnTheme)theme);
       for (guint v = 0; v < G_N_ELEMENTS (views); v++)
         for (guint z = 0; z < G_N_ELEMENTS (sizes); z++)
           {

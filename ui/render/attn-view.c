@@ -83,6 +83,23 @@ attn_render_style_clear (AttnRenderStyle *style)
   g_clear_pointer (&style->font_family, g_free);
 }
 
+AttnRenderStyle *
+attn_render_style_new (AttnTheme theme)
+{
+  AttnRenderStyle *style = g_new0 (AttnRenderStyle, 1);
+  attn_render_style_init (style, theme);
+  return style;
+}
+
+void
+attn_render_style_free (AttnRenderStyle *style)
+{
+  if (style == NULL)
+    return;
+  attn_render_style_clear (style);
+  g_free (style);
+}
+
 static const char *const view_names[ATTN_N_VIEWS] = {
   [ATTN_VIEW_HEATMAP] = "heatmap", [ATTN_VIEW_ALIGNMENT] = "alignment",
   [ATTN_VIEW_HEADS] = "head",      [ATTN_VIEW_MODEL] = "model",

@@ -51,6 +51,10 @@ typedef struct {
 /* Fills style with the theme's colours and type (viridis, fixed scale). */
 void attn_render_style_init (AttnRenderStyle *style, AttnTheme theme);
 void attn_render_style_clear (AttnRenderStyle *style);
+/* The same on the heap: attn_render_style_init'ed, freed (cleared first)
+ * by attn_render_style_free. */
+AttnRenderStyle *attn_render_style_new (AttnTheme theme);
+void attn_render_style_free (AttnRenderStyle *style);
 
 typedef enum {
   ATTN_VIEW_HEATMAP,
@@ -152,6 +156,7 @@ gboolean attn_view_hit_test (AttnViewKind view, const AttnTrace *trace,
  * (attn-heatmap.h, attn-alignment.h, attn-head-view.h, attn-model-view.h,
  * attn-step-view.h): attn_<view>_layout (...) and attn_<view>_render (...). */
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnRenderStyle, attn_render_style_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AttnViewMatrix, attn_view_matrix_free)
 
 G_END_DECLS
