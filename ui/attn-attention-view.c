@@ -3,9 +3,10 @@
 #include "ui/attn-attention-view.h"
 
 #include <adwaita.h>
-#include <math.h>
+#include <string.h>
 
-#include "core/attn-check.h"
+#include "ui/render/attn-heatmap.h"
+#include "ui/render/attn-model-view.h"
 
 G_DEFINE_ENUM_TYPE (AttnViewKind, attn_view_kind,
                     G_DEFINE_ENUM_VALUE (ATTN_VIEW_HEATMAP, "heatmap"),
@@ -30,6 +31,16 @@ struct _AttnAttentionView
   char *accessible_label;
   char *accessible_description;
   char *render_error;
+
+  /* Kept between redraws so that a hover, a selected token or a resize
+   * does not recompute the matrix (which for a long text is most of the
+   * work): the heatmap's layout, valid for the trace, the matrix part of
+   * the selection and the type below; the model grid's thumbnails. */
+  AttnHeatmapLayout *heatmap_layout;
+  AttnTheme layout_theme;
+  char *layout_font_family;
+  double layout_font_size;
+  AttnThumbnailCache *thumbnails;
 };
 
 G_DEFINE_FINAL_TYPE (AttnAttentionView, attn_attention_view, GTK_TYPE_WIDGET)
@@ -377,6 +388,55 @@ attn_attention_view_get_accessible_description (AttnAttentionView *self)
   return self->accessible_description;
 }
 
+/* ---- caches ----------------------------------------------------------- */
+
+/* Whether two selections draw the same matrix (they may differ in the
+ * highlighted tokens, the step and the heads a head view shows). */
+static gboolean
+same_matrix (const AttnSelection *a, const AttnSelection *b)
+{
+  return a->kind == b->kind && a->layer == b->layer && a->head == b->head
+         && a->hide_special == b->hide_special && a->hide_sink == b->hide_sink
+         && a->range_start == b->range_start && a->range_end == b->range_end;
+}
+
+static void
+drop_caches (AttnAttentionView *self)
+{
+  g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
+  if (self->thumbnails != NULL)
+    attn_thumbnail_cache_clear (self->thumbnails);
+}
+
+/* The heatmap's layout for this size and style, made or resized as
+ * needed; NULL with the layout's error when the selection does not fit. */
+static AttnHeatmapLayout *
+heatmap_layout (AttnAttentionView *self, const AttnRenderStyle *style,
+                double width, double height, GError **error)
+{
+  AttnHeatmapLayout *layout = self->heatmap_layout;
+  if (layout != NULL
+      && (self->layout_theme != style->theme
+          || self->layout_font_size != style->font_size
+          || g_strcmp0 (self->layout_font_family, style->font_family) != 0))
+    layout = NULL;
+  if (layout != NULL && (layout->width != width || layout->height != height)
+      && !attn_heatmap_layout_set_size (layout, style, width, height, NULL))
+    layout = NULL;
+  if (layout == NULL)
+    {
+      g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
+      self->heatmap_layout = attn_heatmap_layout_new (self->trace, &self->sel,
+                                                      style, width, height,
+                                                      error);
+      self->layout_theme = style->theme;
+      self->layout_font_size = style->font_size;
+      g_free (self->layout_font_family);
+      self->layout_font_family = g_strdup (style->font_family);
+    }
+  return self->heatmap_layout;
+}
+
 /* ---- state ------------------------------------------------------------ */
 
 static void
@@ -416,6 +476,9 @@ attn_attention_view_set_trace (AttnAttentionView *self,
                                const AttnTrace *trace)
 {
   g_return_if_fail (ATTN_IS_ATTENTION_VIEW (self));
+  /* Also for the same address: a new trace may land where a freed one
+   * was. */
+  drop_caches (self);
   self->trace = trace;
   changed (self);
 }
@@ -433,6 +496,8 @@ attn_attention_view_set_selection (AttnAttentionView *self,
 {
   g_return_if_fail (ATTN_IS_ATTENTION_VIEW (self));
   g_return_if_fail (sel != NULL);
+  if (!same_matrix (&self->sel, sel))
+    g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
   self->sel = *sel;
   changed (self);
 }
@@ -473,10 +538,18 @@ hit_test (AttnAttentionView *self, double x, double y, AttnHit *hit)
     return FALSE;
   AttnRenderStyle style;
   attn_attention_view_build_style (self, &style);
-  gboolean found = attn_view_hit_test (
-      self->kind, self->trace, &self->sel, &style,
-      gtk_widget_get_width (GTK_WIDGET (self)),
-      gtk_widget_get_height (GTK_WIDGET (self)), x, y, hit);
+  int width = gtk_widget_get_width (GTK_WIDGET (self));
+  int height = gtk_widget_get_height (GTK_WIDGET (self));
+  gboolean found = FALSE;
+  if (self->kind == ATTN_VIEW_HEATMAP)
+    {
+      AttnHeatmapLayout *layout = heatmap_layout (self, &style, width, height,
+                                                  NULL);
+      found = layout != NULL && attn_heatmap_layout_hit (layout, x, y, hit);
+    }
+  else
+    found = attn_view_hit_test (self->kind, self->trace, &self->sel, &style,
+                                width, height, x, y, hit);
   attn_render_style_clear (&style);
   if (!found)
     {
@@ -689,8 +762,29 @@ attn_attention_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       gint64 start = g_get_monotonic_time ();
       cairo_t *cr = gtk_snapshot_append_cairo (
           snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
-      drawn = attn_view_render (self->kind, cr, self->trace, &self->sel,
-                                &style, width, height, &error);
+      /* The same drawing attn_view_render makes, from the kept layout and
+       * images where the view has them. */
+      if (self->kind == ATTN_VIEW_HEATMAP)
+        {
+          AttnHeatmapLayout *layout = heatmap_layout (self, &style, width,
+                                                      height, &error);
+          if (layout != NULL)
+            attn_heatmap_render_layout (cr, layout, &self->sel, &style,
+                                        ATTN_HEATMAP_CELLS_AUTO);
+          drawn = layout != NULL;
+        }
+      else if (self->kind == ATTN_VIEW_MODEL)
+        {
+          if (self->thumbnails == NULL)
+            self->thumbnails = attn_thumbnail_cache_new ();
+          drawn = attn_model_view_render_cached (cr, self->thumbnails,
+                                                 self->trace, &self->sel,
+                                                 &style, width, height,
+                                                 &error);
+        }
+      else
+        drawn = attn_view_render (self->kind, cr, self->trace, &self->sel,
+                                  &style, width, height, &error);
       cairo_destroy (cr);
       g_debug ("%s view drawn in %.1f ms (%d x %d)",
                attn_view_kind_to_string (self->kind),
@@ -803,6 +897,9 @@ attn_attention_view_finalize (GObject *object)
   g_free (self->accessible_label);
   g_free (self->accessible_description);
   g_free (self->render_error);
+  g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
+  g_free (self->layout_font_family);
+  g_clear_pointer (&self->thumbnails, attn_thumbnail_cache_free);
   G_OBJECT_CLASS (attn_attention_view_parent_class)->finalize (object);
 }
 

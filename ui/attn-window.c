@@ -517,6 +517,19 @@ output_text (const AttnTrace *trace)
 
 static void watch_next_paint (AttnWindow *self, gint64 run_started_us);
 
+/* GDK drops a frame clock's handlers itself when the window is
+ * unrealized; only a handler still there is disconnected. */
+static void
+forget_paint_clock (AttnWindow *self)
+{
+  if (self->after_paint_id != 0
+      && g_signal_handler_is_connected (self->paint_clock,
+                                        self->after_paint_id))
+    g_signal_handler_disconnect (self->paint_clock, self->after_paint_id);
+  self->after_paint_id = 0;
+  g_clear_object (&self->paint_clock);
+}
+
 static void
 watch_next_paint_on_realize (GtkWidget *widget, gpointer data)
 {
@@ -544,8 +557,7 @@ on_after_paint (GdkFrameClock *clock, AttnWindow *self)
                  / 1000.0);
   self->first_paint_logged = TRUE;
   self->draw_pending_since = 0;
-  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
-  g_clear_object (&self->paint_clock);
+  forget_paint_clock (self);
 }
 
 static void
@@ -1205,8 +1217,7 @@ attn_window_dispose (GObject *object)
       g_clear_object (&self->runner);
     }
   clear_trace (self);
-  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
-  g_clear_object (&self->paint_clock);
+  forget_paint_clock (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), ATTN_TYPE_WINDOW);
   G_OBJECT_CLASS (attn_window_parent_class)->dispose (object);
 }
