@@ -489,21 +489,12 @@ attn_head_view_render_layout (cairo_t *cr, const AttnHeadViewLayout *lay,
     }
 
   if (lay->show_title)
-    {
-      g_autoptr (PangoLayout) title = attn_text_layout_new (
-          lay->context, style, TITLE_SCALE, TRUE, lay->title);
-      attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
-                      0.0, &style->foreground);
-    }
+    attn_view_util_draw_caption (cr, lay->context, style, TITLE_SCALE, TRUE,
+                                 lay->title, &lay->title_rect,
+                                 &style->foreground);
   if (lay->show_note)
-    {
-      g_autoptr (PangoLayout) note = attn_text_layout_new (
-          lay->context, style, NOTE_SCALE, FALSE, lay->note);
-      attn_text_fit_width (note, lay->note_rect.width);
-      attn_text_draw (cr, note, lay->note_rect.x, lay->note_rect.y, 0.0, 0.0,
-                      0.0, &style->muted);
-    }
+    attn_view_util_draw_caption (cr, lay->context, style, NOTE_SCALE, FALSE,
+                                 lay->note, &lay->note_rect, &style->muted);
   cairo_restore (cr);
 }
 

@@ -7,6 +7,7 @@
 #include "core/attn-check.h"
 #include "core/attn-error.h"
 #include "ui/render/attn-text.h"
+#include "ui/render/attn-view-util.h"
 
 /* Type sizes relative to style->font_size. */
 #define TITLE_SCALE 1.15
@@ -19,43 +20,6 @@
  * font size, and as a share of the side it takes room from. */
 #define LABEL_MAX_EMS 10.0
 #define LABEL_MAX_SHARE 0.25
-
-static void
-rect_set (cairo_rectangle_t *r, double x, double y, double w, double h)
-{
-  r->x = x;
-  r->y = y;
-  r->width = w;
-  r->height = h;
-}
-
-/* Widest of n texts, measured with one layout whose text is swapped: a
- * thousand labels cost one layout, not a thousand. */
-static double
-widest_text (PangoContext *ctx, const AttnRenderStyle *style, double scale,
-             gboolean bold, char *const *texts, int n)
-{
-  g_autoptr (PangoLayout) layout
-      = attn_text_layout_new (ctx, style, scale, bold, "");
-  double widest = 0.0;
-  for (int i = 0; i < n; i++)
-    {
-      double w;
-      pango_layout_set_text (layout, texts[i], -1);
-      attn_text_get_size (layout, &w, NULL);
-      widest = MAX (widest, w);
-    }
-  return widest;
-}
-
-static void
-text_size (PangoContext *ctx, const AttnRenderStyle *style, double scale,
-           gboolean bold, const char *text, double *w, double *h)
-{
-  g_autoptr (PangoLayout) layout
-      = attn_text_layout_new (ctx, style, scale, bold, text);
-  attn_text_get_size (layout, w, h);
-}
 
 /* Position in [0, 1] on the bar of scale value v. Unlike
  * attn_render_style_map, a MAX scale over an all-zero matrix still spreads
@@ -168,43 +132,6 @@ ticks_place (AttnHeatmapLayout *lay, AttnScale scale, double tick_h)
   lay->n_ticks = kept;
 }
 
-static char *
-make_note (const AttnViewMatrix *m, const AttnSelection *sel)
-{
-  g_autoptr (GString) s = g_string_new (NULL);
-  if (sel->range_start >= 0)
-    g_string_append_printf (s, "Tokens %d–%d", sel->range_start,
-                            sel->range_end - 1);
-  const char *hidden = sel->hide_special && sel->hide_sink
-                           ? "special tokens and the first token"
-                       : sel->hide_special ? "special tokens"
-                       : sel->hide_sink    ? "the first token"
-                                           : NULL;
-  if (hidden != NULL)
-    {
-      if (s->len > 0)
-        g_string_append (s, " · ");
-      if (m->renormalised)
-        g_string_append_printf (s, "%s hidden, rows renormalised", hidden);
-      else
-        g_string_append_printf (s, "%s hidden", hidden);
-      s->str[0] = g_ascii_toupper (s->str[0]);
-    }
-  return s->len > 0 ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
-}
-
-static gboolean
-check_size (double width, double height, GError **error)
-{
-  if (isfinite (width) && isfinite (height) && width > 0.0 && height > 0.0)
-    return TRUE;
-  g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
-               "heatmap size %g x %g is not valid: width and height must be "
-               "positive",
-               width, height);
-  return FALSE;
-}
-
 static gboolean
 rect_inside (const cairo_rectangle_t *r, double w, double h)
 {
@@ -227,29 +154,33 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
   lay->show_title = lay->show_note = lay->show_colorbar = FALSE;
   lay->show_row_labels = lay->show_col_labels = FALSE;
   lay->col_labels_rotated = FALSE;
-  rect_set (&lay->title_rect, 0, 0, 0, 0);
-  rect_set (&lay->note_rect, 0, 0, 0, 0);
-  rect_set (&lay->row_labels, 0, 0, 0, 0);
-  rect_set (&lay->col_labels, 0, 0, 0, 0);
-  rect_set (&lay->colorbar, 0, 0, 0, 0);
-  rect_set (&lay->colorbar_labels, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->title_rect, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->note_rect, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->row_labels, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->col_labels, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->colorbar, 0, 0, 0, 0);
+  attn_view_util_rect_set (&lay->colorbar_labels, 0, 0, 0, 0);
   lay->row_label_step = lay->col_label_step = 1;
 
   PangoContext *ctx = lay->context;
   double fs = style->font_size > 0.0 ? style->font_size : 12.0;
   double title_h, note_h = 0.0, lh, tick_w, tick_h;
-  text_size (ctx, style, TITLE_SCALE, TRUE, lay->title, NULL, &title_h);
+  attn_view_util_text_size (ctx, style, TITLE_SCALE, TRUE, lay->title, NULL,
+                            &title_h);
   if (lay->note != NULL)
-    text_size (ctx, style, NOTE_SCALE, FALSE, lay->note, NULL, &note_h);
-  text_size (ctx, style, LABEL_SCALE, FALSE, "Ag", NULL, &lh);
+    attn_view_util_text_size (ctx, style, NOTE_SCALE, FALSE, lay->note, NULL,
+                              &note_h);
+  attn_view_util_text_size (ctx, style, LABEL_SCALE, FALSE, "Ag", NULL, &lh);
   lay->label_height = lh;
   ticks_choose (lay, style->scale);
   {
     char *labels[ATTN_HEATMAP_MAX_TICKS];
     for (int i = 0; i < lay->n_ticks; i++)
       labels[i] = lay->ticks[i].label;
-    tick_w = widest_text (ctx, style, TICK_SCALE, FALSE, labels, lay->n_ticks);
-    text_size (ctx, style, TICK_SCALE, FALSE, "0", NULL, &tick_h);
+    tick_w = attn_view_util_widest (ctx, style, TICK_SCALE, FALSE, labels,
+                                    lay->n_ticks);
+    attn_view_util_text_size (ctx, style, TICK_SCALE, FALSE, "0", NULL,
+                              &tick_h);
   }
 
   /* The margin shrinks with the drawing so a thumbnail is mostly cells. */
@@ -261,13 +192,14 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
   if (y1 - y0 >= title_h + 8.0 * lh && x1 - x0 >= 12.0 * lh)
     {
       lay->show_title = TRUE;
-      rect_set (&lay->title_rect, x0, y0, x1 - x0, title_h);
+      attn_view_util_rect_set (&lay->title_rect, x0, y0, x1 - x0, title_h);
       y0 += title_h + 0.6 * fs;
     }
   if (lay->note != NULL && y1 - y0 >= note_h + 6.0 * lh && x1 - x0 >= 12.0 * lh)
     {
       lay->show_note = TRUE;
-      rect_set (&lay->note_rect, x0, y1 - note_h, x1 - x0, note_h);
+      attn_view_util_rect_set (&lay->note_rect, x0, y1 - note_h, x1 - x0,
+                               note_h);
       y1 -= note_h + 0.5 * fs;
     }
 
@@ -308,7 +240,7 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
   double total_w = row_band + gw + (lay->show_colorbar ? bar_total : 0.0);
   double left = x0 + MAX (0.0, (x1 - x0) - total_w) / 2.0;
   double top = y0 + MAX (0.0, (y1 - y0) - col_band - gh) / 2.0;
-  rect_set (&lay->grid, left + row_band, top + col_band, gw, gh);
+  attn_view_util_rect_set (&lay->grid, left + row_band, top + col_band, gw, gh);
   lay->cell_width = lay->cell_height = cell;
 
   if (lay->show_row_labels)
@@ -317,8 +249,8 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
        * line the first and last reach past the grid by the difference. */
       double over = MAX (0.0, (lh - cell) / 2.0);
       lay->row_label_right = lay->grid.x - label_gap;
-      rect_set (&lay->row_labels, left, lay->grid.y - over, row_max,
-                gh + 2.0 * over);
+      attn_view_util_rect_set (&lay->row_labels, left, lay->grid.y - over,
+                               row_max, gh + 2.0 * over);
       lay->row_label_step = attn_text_label_step (cell, lh, 0.15 * lh);
     }
   if (lay->show_col_labels)
@@ -327,14 +259,15 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
       if (lay->col_labels_rotated)
         {
           double over = MAX (0.0, (lh - cell) / 2.0);
-          rect_set (&lay->col_labels, lay->grid.x - over,
-                    lay->col_label_bottom - col_max, gw + 2.0 * over, col_max);
+          attn_view_util_rect_set (&lay->col_labels, lay->grid.x - over,
+                                   lay->col_label_bottom - col_max,
+                                   gw + 2.0 * over, col_max);
           lay->col_label_step = attn_text_label_step (cell, lh, 0.15 * lh);
         }
       else
         {
-          rect_set (&lay->col_labels, lay->grid.x, lay->col_label_bottom - lh,
-                    gw, lh);
+          attn_view_util_rect_set (&lay->col_labels, lay->grid.x,
+                                   lay->col_label_bottom - lh, gw, lh);
           lay->col_label_step = 1;
         }
     }
@@ -353,16 +286,17 @@ layout_place (AttnHeatmapLayout *lay, const AttnRenderStyle *style,
       double bh = MIN (MAX (gh, MIN (8.0 * fs, hi - lo)), hi - lo);
       double by = CLAMP (lay->grid.y + gh / 2.0 - bh / 2.0, lo, hi - bh);
       double bx = lay->grid.x + gw + bar_gap;
-      rect_set (&lay->colorbar, bx, by, bar_w, bh);
-      rect_set (&lay->colorbar_labels, bx + bar_w + tick_len + tick_gap,
-                by - tick_h / 2.0, tick_w, bh + tick_h);
+      attn_view_util_rect_set (&lay->colorbar, bx, by, bar_w, bh);
+      attn_view_util_rect_set (&lay->colorbar_labels,
+                               bx + bar_w + tick_len + tick_gap,
+                               by - tick_h / 2.0, tick_w, bh + tick_h);
       ticks_place (lay, style->scale, tick_h);
     }
   else
     ticks_clear (lay);
 
   double vw, vh;
-  text_size (ctx, style, VALUE_SCALE, FALSE, "0.00", &vw, &vh);
+  attn_view_util_text_size (ctx, style, VALUE_SCALE, FALSE, "0.00", &vw, &vh);
   lay->show_values = style->show_values && cell >= vw + 0.2 * fs && cell >= vh;
 }
 
@@ -372,7 +306,7 @@ attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
                          double height, GError **error)
 {
   attn_check (trace != NULL && sel != NULL && style != NULL);
-  if (!check_size (width, height, error))
+  if (!attn_view_util_check_size ("heatmap", width, height, error))
     return NULL;
   AttnViewMatrix *matrix = attn_view_matrix_new (trace, sel, error);
   if (matrix == NULL)
@@ -402,21 +336,22 @@ attn_heatmap_layout_new (const AttnTrace *trace, const AttnSelection *sel,
         attn_trace_get_token (trace, kside, matrix->col_token[c])->text);
   lay->title
       = attn_text_block_title (sel->kind, sel->layer, sel->head, lay->n_heads);
-  lay->note = make_note (matrix, sel);
+  lay->note = attn_view_util_note (sel, matrix->renormalised);
 
   PangoContext *ctx = lay->context;
   /* Measured in bold, as the selected label is drawn. */
-  lay->row_text_width
-      = widest_text (ctx, style, LABEL_SCALE, TRUE, lay->row_text, nr);
+  lay->row_text_width = attn_view_util_widest (ctx, style, LABEL_SCALE, TRUE,
+                                               lay->row_text, nr);
   /* Self-attention without a cross-cutting zoom: both axes are the same
    * tokens, measured once (half the cost of a long layout). */
   gboolean same_axes
       = qside == kside && nr == nc
         && memcmp (matrix->row_token, matrix->col_token, nr * sizeof (int))
                == 0;
-  lay->col_text_width = same_axes ? lay->row_text_width
-                                  : widest_text (ctx, style, LABEL_SCALE, TRUE,
-                                                 lay->col_text, nc);
+  lay->col_text_width = same_axes
+                            ? lay->row_text_width
+                            : attn_view_util_widest (ctx, style, LABEL_SCALE,
+                                                     TRUE, lay->col_text, nc);
   layout_place (lay, style, width, height);
   return g_steal_pointer (&lay);
 }
@@ -427,7 +362,7 @@ attn_heatmap_layout_set_size (AttnHeatmapLayout *lay,
                               double height, GError **error)
 {
   attn_check (lay != NULL && style != NULL);
-  if (!check_size (width, height, error))
+  if (!attn_view_util_check_size ("heatmap", width, height, error))
     return FALSE;
   layout_place (lay, style, width, height);
   return TRUE;
@@ -456,9 +391,9 @@ attn_heatmap_layout_cell (const AttnHeatmapLayout *lay, int row, int col,
   attn_check (lay != NULL && rect != NULL);
   attn_check (row >= 0 && row < lay->matrix->n_rows);
   attn_check (col >= 0 && col < lay->matrix->n_cols);
-  rect_set (rect, lay->grid.x + col * lay->cell_width,
-            lay->grid.y + row * lay->cell_height, lay->cell_width,
-            lay->cell_height);
+  attn_view_util_rect_set (rect, lay->grid.x + col * lay->cell_width,
+                           lay->grid.y + row * lay->cell_height,
+                           lay->cell_width, lay->cell_height);
 }
 
 gboolean
@@ -652,19 +587,6 @@ draw_cells_vector (cairo_t *cr, const AttnHeatmapLayout *lay,
   cairo_restore (cr);
 }
 
-/* Black or white, whichever reads better on the cell colour (WCAG relative
- * luminance; 0.179 is where both contrast ratios are equal). */
-static AttnRgba
-contrasting (double r, double g, double b)
-{
-  double lin[3] = { r, g, b };
-  for (int i = 0; i < 3; i++)
-    lin[i] = lin[i] <= 0.04045 ? lin[i] / 12.92
-                               : pow ((lin[i] + 0.055) / 1.055, 2.4);
-  double lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
-  return lum > 0.179 ? (AttnRgba){ 0, 0, 0, 1 } : (AttnRgba){ 1, 1, 1, 1 };
-}
-
 static void
 draw_values (cairo_t *cr, AttnHeatmapLayout *lay, const AttnRenderStyle *style)
 {
@@ -682,7 +604,7 @@ draw_values (cairo_t *cr, AttnHeatmapLayout *lay, const AttnRenderStyle *style)
         attn_colormap_get (style->colormap,
                            attn_render_style_map (style, w, m->max),
                            style->reversed, &red, &green, &blue);
-        AttnRgba ink = contrasting (red, green, blue);
+        AttnRgba ink = attn_view_util_text_on (red, green, blue);
         pango_layout_set_text (text, s, -1);
         attn_text_fit_width (text, lay->cell_width);
         attn_text_draw (cr, text, lay->grid.x + (c + 0.5) * lay->cell_width,
@@ -831,10 +753,7 @@ attn_heatmap_render_layout (cairo_t *cr, AttnHeatmapLayout *lay,
   cairo_save (cr);
   attn_text_context_update (lay->context, cr);
 
-  cairo_rectangle (cr, 0.0, 0.0, lay->width, lay->height);
-  cairo_set_source_rgba (cr, style->background.r, style->background.g,
-                         style->background.b, style->background.a);
-  cairo_fill (cr);
+  attn_view_util_fill_background (cr, style, lay->width, lay->height);
 
   if (use_image (cr, lay, cells))
     draw_cells_image (cr, lay, style);
@@ -854,21 +773,12 @@ attn_heatmap_render_layout (cairo_t *cr, AttnHeatmapLayout *lay,
     draw_colorbar (cr, lay, style);
 
   if (lay->show_title)
-    {
-      g_autoptr (PangoLayout) title = attn_text_layout_new (
-          lay->context, style, TITLE_SCALE, TRUE, lay->title);
-      attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
-                      0.0, &style->foreground);
-    }
+    attn_view_util_draw_caption (cr, lay->context, style, TITLE_SCALE, TRUE,
+                                 lay->title, &lay->title_rect,
+                                 &style->foreground);
   if (lay->show_note)
-    {
-      g_autoptr (PangoLayout) note = attn_text_layout_new (
-          lay->context, style, NOTE_SCALE, FALSE, lay->note);
-      attn_text_fit_width (note, lay->note_rect.width);
-      attn_text_draw (cr, note, lay->note_rect.x, lay->note_rect.y, 0.0, 0.0,
-                      0.0, &style->muted);
-    }
+    attn_view_util_draw_caption (cr, lay->context, style, NOTE_SCALE, FALSE,
+                                 lay->note, &lay->note_rect, &style->muted);
   cairo_restore (cr);
 }
 
@@ -906,12 +816,7 @@ attn_heatmap_hit_test (const AttnTrace *trace, const AttnSelection *sel,
       = attn_heatmap_layout_new (trace, sel, style, width, height, NULL);
   if (lay == NULL)
     {
-      *hit = (AttnHit){ .kind = ATTN_HIT_NONE,
-                        .query = -1,
-                        .key = -1,
-                        .layer = -1,
-                        .head = -1,
-                        .candidate = -1 };
+      attn_view_util_hit_clear (hit);
       return FALSE;
     }
   return attn_heatmap_layout_hit (lay, x, y, hit);

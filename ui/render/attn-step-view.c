@@ -598,13 +598,8 @@ attn_step_view_render_layout (cairo_t *cr, const AttnStepViewLayout *lay,
   attn_view_util_fill_background (cr, style, lay->width, lay->height);
 
   if (lay->show_title)
-    {
-      g_autoptr (PangoLayout) title
-          = attn_text_layout_new (ctx, style, TITLE_SCALE, TRUE, lay->title);
-      attn_text_fit_width (title, lay->title_rect.width);
-      attn_text_draw (cr, title, lay->title_rect.x, lay->title_rect.y, 0.0, 0.0,
-                      0.0, &style->foreground);
-    }
+    attn_view_util_draw_caption (cr, ctx, style, TITLE_SCALE, TRUE, lay->title,
+                                 &lay->title_rect, &style->foreground);
   draw_text_in (cr, ctx, style, EMITTED_SCALE, TRUE, lay->emitted_text,
                 &lay->emitted_rect, 0.0, &style->accent);
   draw_text_in (cr, ctx, style, PROB_SCALE, FALSE, lay->prob_text,
@@ -651,13 +646,8 @@ attn_step_view_render_layout (cairo_t *cr, const AttnStepViewLayout *lay,
     }
 
   if (lay->show_note)
-    {
-      g_autoptr (PangoLayout) note
-          = attn_text_layout_new (ctx, style, NOTE_SCALE, FALSE, lay->note);
-      attn_text_fit_width (note, lay->note_rect.width);
-      attn_text_draw (cr, note, lay->note_rect.x, lay->note_rect.y, 0.0, 0.0,
-                      0.0, &style->muted);
-    }
+    attn_view_util_draw_caption (cr, ctx, style, NOTE_SCALE, FALSE, lay->note,
+                                 &lay->note_rect, &style->muted);
   cairo_restore (cr);
 }
 

@@ -1,5 +1,5 @@
-/* attn-view-util.c: plumbing shared by the alignment, head, model and step
- * views. */
+/* attn-view-util.c: plumbing shared by the heatmap, alignment, head, model
+ * and step views. */
 #include "ui/render/attn-view-util.h"
 
 #include <math.h>
@@ -156,4 +156,16 @@ attn_view_util_text_on (double r, double g, double b)
   if (lum > 0.179)
     return (AttnRgba){ 0.0, 0.0, 0.0, 1.0 };
   return (AttnRgba){ 1.0, 1.0, 1.0, 1.0 };
+}
+
+void
+attn_view_util_draw_caption (cairo_t *cr, PangoContext *ctx,
+                             const AttnRenderStyle *style, double scale,
+                             gboolean bold, const char *text,
+                             const cairo_rectangle_t *r, const AttnRgba *color)
+{
+  g_autoptr (PangoLayout) layout
+      = attn_text_layout_new (ctx, style, scale, bold, text);
+  attn_text_fit_width (layout, r->width);
+  attn_text_draw (cr, layout, r->x, r->y, 0.0, 0.0, 0.0, color);
 }

@@ -1,7 +1,8 @@
-/* attn-view-util.h: small pieces the alignment, head, model and step views
- * share: the token slot their layouts expose, and plumbing (measuring a
- * string, the note that says tokens are hidden, a cleared hit, the size
- * check every layout starts with). The head palette is in attn-head-view.h. */
+/* attn-view-util.h: small pieces the heatmap, alignment, head, model and
+ * step views share: the token slot their layouts expose, and plumbing
+ * (measuring a string, the note that says tokens are hidden, a cleared hit,
+ * the size check every layout starts with, drawing a title). The head
+ * palette is in attn-head-view.h. */
 #pragma once
 
 #include <cairo.h>
@@ -71,5 +72,13 @@ void attn_view_util_fill_background (cairo_t *cr, const AttnRenderStyle *style,
 
 /* Black or white, whichever reads better on the sRGB colour (r, g, b). */
 AttnRgba attn_view_util_text_on (double r, double g, double b);
+
+/* text in the style's font at `scale`, ellipsised to the width of r and
+ * drawn from r's top left corner: a view's title or note. */
+void attn_view_util_draw_caption (cairo_t *cr, PangoContext *ctx,
+                                  const AttnRenderStyle *style, double scale,
+                                  gboolean bold, const char *text,
+                                  const cairo_rectangle_t *r,
+                                  const AttnRgba *color);
 
 G_END_DECLS
