@@ -421,6 +421,87 @@ test_thumbnail_opens_head (void)
   destroy_window (window);
 }
 
+static void
+assert_selected (AttnWindow *window, int query, int key)
+{
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    {
+      const AttnSelection *s = attn_attention_view_get_selection (
+          window->views[v]);
+      g_assert_cmpint (s->selected_query, ==, query);
+      g_assert_cmpint (s->selected_key, ==, key);
+    }
+}
+
+static void
+test_keyboard_selection (void)
+{
+  AttnWindow *window = window_with_trace ();
+  AttnAttentionView *heatmap = shown_view (window, ATTN_VIEW_HEATMAP);
+  /* Cross: 11 queries (target side), 12 keys (source side). */
+  g_assert_true (attn_attention_view_move_selection (heatmap, 1, 0));
+  assert_selected (window, 0, -1);
+  g_assert_true (attn_attention_view_move_selection (heatmap, 1, 0));
+  assert_selected (window, 1, -1);
+  g_assert_true (attn_attention_view_move_selection (heatmap, 0, 1));
+  assert_selected (window, 1, 0);
+  g_assert_true (attn_attention_view_move_selection (heatmap, -1, 0));
+  g_assert_true (attn_attention_view_move_selection (heatmap, -1, 0));
+  assert_selected (window, 0, 0);
+  for (int i = 0; i < 20; i++)
+    g_assert_true (attn_attention_view_move_selection (heatmap, 0, 1));
+  assert_selected (window, 0, 11);
+  /* Escape clears. */
+  g_assert_true (attn_attention_view_move_selection (heatmap, 0, 0));
+  assert_selected (window, -1, -1);
+  /* The model grid has no token to move over. */
+  g_assert_false (attn_attention_view_move_selection (
+      window->views[ATTN_VIEW_MODEL], 1, 0));
+  destroy_window (window);
+}
+
+static gboolean
+play_stopped (gpointer data)
+{
+  AttnWindow *window = data;
+  return !gtk_toggle_button_get_active (window->play_button);
+}
+
+static void
+test_steps_play (void)
+{
+  AttnWindow *window = window_with_trace ();
+  shown_view (window, ATTN_VIEW_STEP);
+  g_assert_true (gtk_widget_get_visible (window->step_box));
+  window->play_interval_ms = 1;
+
+  /* Play runs to the last step, then the button pops back up. */
+  gtk_spin_button_set_value (window->step_spin, 3);
+  gtk_toggle_button_set_active (window->play_button, TRUE);
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (window->play_button)),
+                   ==, "media-playback-pause-symbolic");
+  attn_ui_test_wait (play_stopped, window, 10000);
+  g_assert_cmpint (attn_window_get_selection (window)->step, ==, 10);
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    g_assert_cmpint (attn_attention_view_get_selection (window->views[v])
+                         ->step,
+                     ==, 10);
+  g_assert_cmpfloat (gtk_range_get_value (GTK_RANGE (window->step_scale)), ==,
+                     10);
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (window->play_button)),
+                   ==, "media-playback-start-symbolic");
+  g_assert_cmpuint (window->play_id, ==, 0);
+
+  /* From the last step, play starts over; another view stops it. */
+  gtk_toggle_button_set_active (window->play_button, TRUE);
+  g_assert_cmpint (attn_window_get_selection (window)->step, ==, 0);
+  g_assert_cmpuint (window->play_id, !=, 0);
+  attn_window_set_view (window, ATTN_VIEW_HEATMAP);
+  g_assert_false (gtk_toggle_button_get_active (window->play_button));
+  g_assert_cmpuint (window->play_id, ==, 0);
+  destroy_window (window);
+}
+
 /* ---- accessibility ------------------------------------------------------ */
 
 static void
@@ -843,6 +924,9 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/hover-and-click", test_hover_and_click);
   g_test_add_func ("/attn/window/thumbnail-opens-head",
                    test_thumbnail_opens_head);
+  g_test_add_func ("/attn/window/keyboard-selection",
+                   test_keyboard_selection);
+  g_test_add_func ("/attn/window/steps-play", test_steps_play);
   g_test_add_func ("/attn/window/accessible-description",
                    test_accessible_description);
   g_test_add_func ("/attn/window/export", test_export);

@@ -58,6 +58,7 @@ enum
 {
   HOVER_CHANGED,
   TOKEN_ACTIVATED,
+  TOKEN_SELECTED,
   THUMBNAIL_ACTIVATED,
   N_SIGNALS
 };
@@ -701,6 +702,60 @@ on_pressed (GtkGestureClick *gesture, int n_press, double x, double y,
     gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
 }
 
+gboolean
+attn_attention_view_move_selection (AttnAttentionView *self, int d_query,
+                                    int d_key)
+{
+  g_return_val_if_fail (ATTN_IS_ATTENTION_VIEW (self), FALSE);
+  if (self->trace == NULL || self->kind == ATTN_VIEW_MODEL)
+    return FALSE;
+  int nq = (int) attn_trace_n_tokens (self->trace,
+                                      attn_kind_query_side (self->sel.kind));
+  int nk = (int) attn_trace_n_tokens (self->trace,
+                                      attn_kind_key_side (self->sel.kind));
+  int q = self->sel.selected_query, k = self->sel.selected_key;
+  /* The first press selects the first token of its axis. */
+  if (d_query != 0)
+    q = q < 0 ? 0 : CLAMP (q + d_query, 0, nq - 1);
+  if (d_key != 0)
+    k = k < 0 ? 0 : CLAMP (k + d_key, 0, nk - 1);
+  if (d_query == 0 && d_key == 0)
+    q = k = -1;
+  if ((d_query != 0 && nq == 0) || (d_key != 0 && nk == 0))
+    return FALSE;
+  g_signal_emit (self, signals[TOKEN_SELECTED], 0, q, k);
+  return TRUE;
+}
+
+static gboolean
+on_key_pressed (GtkEventControllerKey *controller, guint keyval,
+                guint keycode, GdkModifierType state, AttnAttentionView *self)
+{
+  if ((state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0)
+    return FALSE;
+  switch (keyval)
+    {
+    case GDK_KEY_Up:
+    case GDK_KEY_KP_Up:
+      return attn_attention_view_move_selection (self, -1, 0);
+    case GDK_KEY_Down:
+    case GDK_KEY_KP_Down:
+      return attn_attention_view_move_selection (self, 1, 0);
+    case GDK_KEY_Left:
+    case GDK_KEY_KP_Left:
+      return attn_attention_view_move_selection (self, 0, -1);
+    case GDK_KEY_Right:
+    case GDK_KEY_KP_Right:
+      return attn_attention_view_move_selection (self, 0, 1);
+    case GDK_KEY_Escape:
+      if (self->sel.selected_query < 0 && self->sel.selected_key < 0)
+        return FALSE;
+      return attn_attention_view_move_selection (self, 0, 0);
+    default:
+      return FALSE;
+    }
+}
+
 static gboolean
 on_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard,
                   GtkTooltip *tooltip, gpointer data)
@@ -930,6 +985,9 @@ attn_attention_view_class_init (AttnAttentionViewClass *klass)
   signals[TOKEN_ACTIVATED] = g_signal_new (
       "token-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
       NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+  signals[TOKEN_SELECTED] = g_signal_new (
+      "token-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
   signals[THUMBNAIL_ACTIVATED] = g_signal_new (
       "thumbnail-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
       NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
@@ -959,6 +1017,10 @@ attn_attention_view_init (AttnAttentionView *self)
   g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
   g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
   gtk_widget_add_controller (widget, motion);
+
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_key_pressed), self);
+  gtk_widget_add_controller (widget, keys);
 
   GtkGesture *click = gtk_gesture_click_new ();
   g_signal_connect (click, "pressed", G_CALLBACK (on_pressed), self);

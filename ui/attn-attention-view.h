@@ -68,6 +68,14 @@ void attn_attention_view_leave (AttnAttentionView *self);
 gboolean attn_attention_view_click (AttnAttentionView *self, double x,
                                     double y);
 
+/* The keyboard's way to select tokens (arrow keys; Escape clears): moves
+ * the selected query by d_query and the selected key by d_key, clamped to
+ * the tokens there are (from none, the first token), or with both 0
+ * clears them; emits "token-selected" (query, key). FALSE when the view
+ * has no tokens to move over (no trace, the model grid). */
+gboolean attn_attention_view_move_selection (AttnAttentionView *self,
+                                             int d_query, int d_key);
+
 /* The hit under the pointer (kind ATTN_HIT_NONE when none). */
 const AttnHit *attn_attention_view_get_hover (AttnAttentionView *self);
 

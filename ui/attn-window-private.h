@@ -29,6 +29,8 @@ struct _AttnWindow
   GtkDropDown *head_dropdown;
   GtkWidget *step_box;
   GtkSpinButton *step_spin;
+  GtkToggleButton *play_button;
+  GtkScale *step_scale;
   GtkDropDown *colormap_dropdown;
   GtkSpinButton *threshold_spin;
   GtkStack *views_stack; /* "views" | "message" */
@@ -51,6 +53,8 @@ struct _AttnWindow
   char *last_toast;               /* the message of the latest toast */
   gint64 draw_pending_since;      /* a new trace waits to be painted: when
                                    * its run started, or 0 */
+  guint play_id;                  /* the step animation's timeout */
+  guint play_interval_ms;         /* between steps while playing */
   gint64 run_started_us;          /* of the result being shown, or 0 */
   gboolean first_paint_logged;
   GdkFrameClock *paint_clock;

@@ -300,6 +300,8 @@ refresh_controls (AttnWindow *self)
   gtk_spin_button_set_range (self->step_spin, 0, MAX (n_steps - 1, 0));
   gtk_spin_button_set_value (self->step_spin, self->sel.step);
   gtk_widget_set_sensitive (GTK_WIDGET (self->step_spin), n_steps > 1);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->step_scale), n_steps > 1);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->play_button), n_steps > 1);
 
   /* Token indices survive a re-run only while they still exist. */
   if (trace != NULL)
@@ -368,6 +370,55 @@ on_step_changed (GtkSpinButton *spin, AttnWindow *self)
   push_selection (self);
 }
 
+/* Playing: one step per interval to the last, then the button pops back
+ * up; playing again from the last step starts over. */
+static gboolean
+on_play_tick (gpointer data)
+{
+  AttnWindow *self = data;
+  int last = self->trace != NULL ? (int) self->trace->steps->len - 1 : 0;
+  if (self->sel.step >= last)
+    {
+      self->play_id = 0;
+      gtk_toggle_button_set_active (self->play_button, FALSE);
+      return G_SOURCE_REMOVE;
+    }
+  gtk_spin_button_set_value (self->step_spin, self->sel.step + 1);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stop_playing (AttnWindow *self)
+{
+  g_clear_handle_id (&self->play_id, g_source_remove);
+  if (gtk_toggle_button_get_active (self->play_button))
+    gtk_toggle_button_set_active (self->play_button, FALSE);
+}
+
+static void
+on_play_toggled (GtkToggleButton *button, AttnWindow *self)
+{
+  gboolean active = gtk_toggle_button_get_active (button);
+  gtk_button_set_icon_name (GTK_BUTTON (button),
+                            active ? "media-playback-pause-symbolic"
+                                   : "media-playback-start-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (button),
+                               active ? "Pause"
+                                      : "Play the decoding one step at a "
+                                        "time");
+  if (!active)
+    {
+      g_clear_handle_id (&self->play_id, g_source_remove);
+      return;
+    }
+  int last = self->trace != NULL ? (int) self->trace->steps->len - 1 : 0;
+  if (self->sel.step >= last)
+    gtk_spin_button_set_value (self->step_spin, 0);
+  if (self->play_id == 0)
+    self->play_id = g_timeout_add (self->play_interval_ms, on_play_tick,
+                                   self);
+}
+
 static void
 on_colormap_selected (GtkDropDown *dropdown, GParamSpec *pspec,
                       AttnWindow *self)
@@ -420,6 +471,8 @@ on_visible_view_changed (AdwViewStack *stack, GParamSpec *pspec,
   /* Only the step view reads the step; the model grid shows every layer
    * and head. */
   gtk_widget_set_visible (self->step_box, view == ATTN_VIEW_STEP);
+  if (view != ATTN_VIEW_STEP)
+    stop_playing (self);
   gtk_widget_set_sensitive (GTK_WIDGET (self->layer_spin),
                             view != ATTN_VIEW_MODEL && self->trace != NULL
                                 && n_layers_of_kind (self->trace,
@@ -441,6 +494,15 @@ on_token_activated (AttnAttentionView *view, int query, int key,
   /* A second click on what is selected clears it. */
   if (query == self->sel.selected_query && key == self->sel.selected_key)
     query = key = -1;
+  self->sel.selected_query = query;
+  self->sel.selected_key = key;
+  push_selection (self);
+}
+
+static void
+on_token_selected (AttnAttentionView *view, int query, int key,
+                   AttnWindow *self)
+{
   self->sel.selected_query = query;
   self->sel.selected_key = key;
   push_selection (self);
@@ -495,8 +557,11 @@ show_message (AttnWindow *self, const char *icon, const char *title,
 static void
 clear_trace (AttnWindow *self)
 {
+  if (self->play_button != NULL)
+    stop_playing (self);
   for (int v = 0; v < ATTN_N_VIEWS; v++)
-    attn_attention_view_set_trace (self->views[v], NULL);
+    if (self->views[v] != NULL) /* NULL once the template is disposed */
+      attn_attention_view_set_trace (self->views[v], NULL);
   g_clear_pointer (&self->trace, attn_trace_free);
 }
 
@@ -1208,6 +1273,7 @@ attn_window_dispose (GObject *object)
   if (self->load_cancellable != NULL)
     g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
+  g_clear_handle_id (&self->play_id, g_source_remove);
   if (self->runner != NULL)
     {
       /* A run still in flight finishes in its thread; its result must not
@@ -1263,6 +1329,8 @@ attn_window_class_init (AttnWindowClass *klass)
   BIND (head_dropdown);
   BIND (step_box);
   BIND (step_spin);
+  BIND (play_button);
+  BIND (step_scale);
   BIND (colormap_dropdown);
   BIND (threshold_spin);
   BIND (views_stack);
@@ -1308,6 +1376,7 @@ attn_window_init (AttnWindow *self)
 
   attn_selection_init (&self->sel, ATTN_KIND_CROSS);
   attn_view_options_init (&self->options);
+  self->play_interval_ms = 700;
   gtk_spin_button_set_value (self->threshold_spin, self->options.threshold);
   gtk_drop_down_set_selected (self->colormap_dropdown, self->options.colormap);
 
@@ -1345,6 +1414,8 @@ attn_window_init (AttnWindow *self)
                     G_CALLBACK (on_head_selected), self);
   g_signal_connect (self->step_spin, "value-changed",
                     G_CALLBACK (on_step_changed), self);
+  g_signal_connect (self->play_button, "toggled",
+                    G_CALLBACK (on_play_toggled), self);
   g_signal_connect (self->colormap_dropdown, "notify::selected",
                     G_CALLBACK (on_colormap_selected), self);
   g_signal_connect (self->threshold_spin, "value-changed",
@@ -1355,6 +1426,8 @@ attn_window_init (AttnWindow *self)
     {
       g_signal_connect (self->views[v], "token-activated",
                         G_CALLBACK (on_token_activated), self);
+      g_signal_connect (self->views[v], "token-selected",
+                        G_CALLBACK (on_token_selected), self);
       g_signal_connect (self->views[v], "thumbnail-activated",
                         G_CALLBACK (on_thumbnail_activated), self);
       g_signal_connect (self->views[v], "hover-changed",
