@@ -896,6 +896,9 @@ test_app_starts_on_default (void)
       gtk_application_get_active_window (GTK_APPLICATION (app)));
   g_assert_cmpstr (attn_window_get_trace (window)->model_name, ==,
                    ATTN_DEFAULT_MODEL);
+  /* The shortcuts window from the resources, on Ctrl+?. */
+  g_assert_nonnull (gtk_application_window_get_help_overlay (
+      GTK_APPLICATION_WINDOW (window)));
   GMenuModel *bundled = g_menu_model_get_item_link (
       G_MENU_MODEL (window->model_menu), 0, G_MENU_LINK_SECTION);
   g_autofree char *label = NULL;

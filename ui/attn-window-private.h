@@ -32,6 +32,7 @@ struct _AttnWindow
   GtkToggleButton *play_button;
   GtkScale *step_scale;
   GtkDropDown *colormap_dropdown;
+  GtkWidget *threshold_box;
   GtkSpinButton *threshold_spin;
   GtkStack *views_stack; /* "views" | "message" */
   AdwStatusPage *message_page;

@@ -479,9 +479,9 @@ on_visible_view_changed (AdwViewStack *stack, GParamSpec *pspec,
                                                      self->sel.kind) > 1);
   gtk_widget_set_sensitive (GTK_WIDGET (self->head_dropdown),
                             view != ATTN_VIEW_MODEL);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->threshold_spin),
-                            view == ATTN_VIEW_ALIGNMENT
-                                || view == ATTN_VIEW_HEADS);
+  /* Shown only where it applies, which also keeps the row narrow. */
+  gtk_widget_set_visible (self->threshold_box, view == ATTN_VIEW_ALIGNMENT
+                                                   || view == ATTN_VIEW_HEADS);
   gtk_label_set_text (self->hover_label, HOVER_HINT);
 }
 
@@ -1332,6 +1332,7 @@ attn_window_class_init (AttnWindowClass *klass)
   BIND (play_button);
   BIND (step_scale);
   BIND (colormap_dropdown);
+  BIND (threshold_box);
   BIND (threshold_spin);
   BIND (views_stack);
   BIND (message_page);
