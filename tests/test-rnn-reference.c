@@ -109,16 +109,6 @@ fixture_model (JsonObject *fx, const char *kase)
 }
 
 static void
-fixture_model_free (AttnModel *model)
-{
-  model->klass->finalize (model);
-  attn_tensor_block_free (model->params);
-  attn_tensor_block_free (model->grads);
-  g_free (model->name);
-  g_free (model);
-}
-
-static void
 test_forward (gconstpointer data)
 {
   const Case *c = data;
@@ -159,7 +149,7 @@ test_forward (gconstpointer data)
         if (want_att[b * T * S + i] == 0.0f)
           g_assert_cmpfloat (block->weights[i], ==, 0.0f);
     }
-  fixture_model_free (model);
+  attn_model_free (model);
 }
 
 static void
@@ -215,7 +205,7 @@ test_loss_and_grad (gconstpointer data)
       attn_test_assert_rel_close (key, g->data, wants->pdata[i], g->numel,
                                   GRAD_TOL, GRAD_FLOOR * scale);
     }
-  fixture_model_free (model);
+  attn_model_free (model);
 }
 
 int

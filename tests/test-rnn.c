@@ -56,16 +56,6 @@ tiny_model (AttnMechanism mechanism, int V, int E, int H, int A, int D,
   return model;
 }
 
-static void
-tiny_model_free (AttnModel *model)
-{
-  model->klass->finalize (model);
-  attn_tensor_block_free (model->params);
-  attn_tensor_block_free (model->grads);
-  g_free (model->name);
-  g_free (model);
-}
-
 typedef struct {
   const char *name;
   AttnMechanism mechanism;
@@ -241,7 +231,7 @@ test_finite_differences (gconstpointer data)
                   checked, skipped, worst, FD_TOL);
   /* Every tensor was checked, and windows rarely move. */
   g_assert_cmpint (checked, >=, 4 * (int) model->params->n_tensors);
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- the batch is the one-example forward ------------------------------ */
@@ -320,7 +310,7 @@ test_batch_equals_forward (gconstpointer data)
   /* Only the float32 summation order differs (1e-5 measured). */
   attn_test_assert_rel_close ("batch gradient vs per-row", batch_grad, want, n,
                               1e-4, 1e-3 * scale);
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- the trace ----------------------------------------------------------- */
@@ -367,7 +357,7 @@ test_trace (gconstpointer data)
   g_autoptr (GError) error = NULL;
   attn_trace_validate (trace, &error);
   g_assert_no_error (error);
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- padding ------------------------------------------------------------- */
@@ -404,7 +394,7 @@ test_padding (gconstpointer data)
         else
           g_assert_cmpfloat (w, ==, bu->weights[t * S_real + s]);
       }
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- local-p ------------------------------------------------------------- */
@@ -452,7 +442,7 @@ test_local_window (void)
     }
   g_test_message ("smallest row sum %.4f", smallest_sum);
   g_assert_cmpfloat (smallest_sum, <, 0.99);
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -560,9 +550,9 @@ test_init (void)
           g_assert_cmpfloat (m, >, 0.3 * bound);
         }
     }
-  tiny_model_free (a);
-  tiny_model_free (b);
-  tiny_model_free (c);
+  attn_model_free (a);
+  attn_model_free (b);
+  attn_model_free (c);
 }
 
 /* ---- a tiny model overfits reverse ------------------------------------- */
@@ -658,7 +648,7 @@ test_overfit_reverse (gconstpointer data)
       g_assert_cmpstr (out->str, ==, targets[b]);
       g_string_free (out, TRUE);
     }
-  tiny_model_free (model);
+  attn_model_free (model);
 }
 
 int

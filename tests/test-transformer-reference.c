@@ -84,15 +84,6 @@ model_from_fixture (JsonObject *fx, const RefCase *rc)
 }
 
 static void
-model_free (AttnModel *model)
-{
-  attn_transformer_class.finalize (model);
-  attn_tensor_block_free (model->params);
-  attn_tensor_block_free (model->grads);
-  g_free (model);
-}
-
-static void
 test_logits (gconstpointer data)
 {
   const RefCase *rc = data;
@@ -121,7 +112,7 @@ test_logits (gconstpointer data)
       attn_test_assert_close ("per-example logits", one, want + b * T * V,
                               T * V, OUT_TOL);
     }
-  model_free (model);
+  attn_model_free (model);
 }
 
 static void
@@ -171,7 +162,7 @@ test_attention (gconstpointer data)
                                     OUT_TOL);
           }
     }
-  model_free (model);
+  attn_model_free (model);
 }
 
 static void
@@ -217,7 +208,7 @@ test_loss_and_grads (gconstpointer data)
   for (gsize i = 0; i < model->grads->n_floats; i++)
     g_assert_cmpfloat_with_epsilon (model->grads->memory[i], 2.0f * first[i],
                                     1e-6f * MAX (1.0f, fabsf (first[i])));
-  model_free (model);
+  attn_model_free (model);
 }
 
 int

@@ -38,15 +38,6 @@ model_new (const AttnModelConfig *cfg, guint32 seed)
   return model;
 }
 
-static void
-model_free (AttnModel *model)
-{
-  attn_transformer_class.finalize (model);
-  attn_tensor_block_free (model->params);
-  attn_tensor_block_free (model->grads);
-  g_free (model);
-}
-
 static AttnModelConfig
 tiny_config (gboolean pre_norm, float dropout)
 {
@@ -276,7 +267,7 @@ test_finite_differences (gconstpointer data)
                   worst);
   g_assert_cmpfloat (n_checked - near_kinks, >=,
                      FD_GOOD_FRACTION * n_checked);
-  model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- one example vs the batch ------------------------------------------- */
@@ -328,7 +319,7 @@ test_forward_matches_batch (gconstpointer data)
   attn_transformer_forward_batch (model, &batch, NULL, again);
   g_assert_cmpmem (again, TB * TT * V * sizeof (float), batched,
                    TB * TT * V * sizeof (float));
-  model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- trace -------------------------------------------------------------- */
@@ -405,7 +396,7 @@ test_trace_blocks (void)
   AttnBlock *dself = attn_trace_lookup_block (trace, ATTN_KIND_DECODER_SELF,
                                               0);
   g_assert_cmpfloat (dself->weights[0], ==, 1.0f);
-  model_free (model);
+  attn_model_free (model);
 }
 
 /* A padded source key gets exactly 0 in every encoder and cross block. */
@@ -437,7 +428,7 @@ test_padding_masked (void)
               g_assert_cmpfloat (w, >, 0.0f);
           }
     }
-  model_free (model);
+  attn_model_free (model);
 }
 
 /* ---- initialisation ----------------------------------------------------- */
@@ -499,9 +490,9 @@ test_init (void)
       g_assert_cmpfloat (biggest, >, 0.8 * checks[i].bound);
       g_assert_cmpfloat (fabs (sum / t->numel), <, 0.25 * checks[i].bound);
     }
-  model_free (a);
-  model_free (b);
-  model_free (c);
+  attn_model_free (a);
+  attn_model_free (b);
+  attn_model_free (c);
 }
 
 /* ---- overfitting -------------------------------------------------------- */
@@ -609,7 +600,7 @@ test_overfit_reverse (void)
   g_assert_cmpfloat (acc, ==, 1.0f);
   g_free (adam.m);
   g_free (adam.v);
-  model_free (model);
+  attn_model_free (model);
 }
 
 int
