@@ -502,6 +502,61 @@ test_steps_play (void)
   destroy_window (window);
 }
 
+static void
+test_presentation (void)
+{
+  AttnWindow *window = window_with_trace ();
+  AttnAttentionView *heatmap = shown_view (window, ATTN_VIEW_HEATMAP);
+  g_assert_false (attn_window_presentation_key (window, GDK_KEY_Down));
+
+  /* F11's action turns it on: large type, the renderer's high-contrast
+   * theme in every view. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window),
+                                             "win.presentation", NULL));
+  g_assert_true (attn_window_get_presentation (window));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (window),
+                                           "presentation"));
+  g_assert_true (gtk_toggle_button_get_active (window->presentation_button));
+  for (int v = 0; v < ATTN_N_VIEWS; v++)
+    {
+      AttnRenderStyle style;
+      attn_attention_view_build_style (window->views[v], &style);
+      g_assert_cmpint (style.theme, ==, ATTN_THEME_PRESENTATION);
+      attn_render_style_clear (&style);
+    }
+  assert_draws_like_renderer (heatmap);
+
+  /* Arrows: layers down and up, heads right and left (from head 0 at row
+   * 2: head 1 is row 3), steps in the step view; no further than there
+   * is. */
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Down));
+  assert_views_have (window, ATTN_KIND_CROSS, 1, 0);
+  g_assert_false (attn_window_presentation_key (window, GDK_KEY_Down));
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Right));
+  assert_views_have (window, ATTN_KIND_CROSS, 1, 1);
+  g_assert_false (attn_window_presentation_key (window, GDK_KEY_Right));
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Up));
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Left));
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Left));
+  assert_views_have (window, ATTN_KIND_CROSS, 0, ATTN_HEADS_MAX);
+  shown_view (window, ATTN_VIEW_STEP);
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Right));
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Right));
+  g_assert_cmpint (attn_window_get_selection (window)->step, ==, 2);
+  g_assert_false (attn_window_presentation_key (window, GDK_KEY_Page_Up));
+
+  /* Escape leaves it. */
+  g_assert_true (attn_window_presentation_key (window, GDK_KEY_Escape));
+  g_assert_false (attn_window_get_presentation (window));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (window),
+                                            "presentation"));
+  AttnRenderStyle style;
+  attn_attention_view_build_style (heatmap, &style);
+  g_assert_cmpint (style.theme, !=, ATTN_THEME_PRESENTATION);
+  attn_render_style_clear (&style);
+  destroy_window (window);
+}
+
 /* ---- accessibility ------------------------------------------------------ */
 
 static void
@@ -930,6 +985,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/keyboard-selection",
                    test_keyboard_selection);
   g_test_add_func ("/attn/window/steps-play", test_steps_play);
+  g_test_add_func ("/attn/window/presentation", test_presentation);
   g_test_add_func ("/attn/window/accessible-description",
                    test_accessible_description);
   g_test_add_func ("/attn/window/export", test_export);

@@ -67,10 +67,12 @@ attn_application_command_line (GApplication *app,
   GVariantDict *options = g_application_command_line_get_options_dict (
       cmdline);
   const char *model = NULL, *trace = NULL, *view_name = NULL;
+  gboolean presentation = FALSE;
   g_autofree const char **files = NULL;
   g_variant_dict_lookup (options, "model", "&s", &model);
   g_variant_dict_lookup (options, "trace", "^&ay", &trace);
   g_variant_dict_lookup (options, "view", "&s", &view_name);
+  g_variant_dict_lookup (options, "presentation", "b", &presentation);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files);
 
   AttnViewKind view = ATTN_VIEW_HEATMAP;
@@ -91,11 +93,15 @@ attn_application_command_line (GApplication *app,
           GTK_APPLICATION (app));
       if (view_name != NULL && ATTN_IS_WINDOW (active))
         attn_window_set_view (ATTN_WINDOW (active), view);
+      if (presentation && ATTN_IS_WINDOW (active))
+        attn_window_set_presentation (ATTN_WINDOW (active), TRUE);
       return 0;
     }
 
   AttnWindow *window = new_window (app);
   attn_window_set_view (window, view);
+  if (presentation)
+    attn_window_set_presentation (window, TRUE);
   int status = 0;
   if (trace != NULL)
     {
@@ -204,6 +210,9 @@ attn_application_init (AttnApplication *self)
       "Open a saved trace (.json) without its model", "FILE" },
     { "view", 0, 0, G_OPTION_ARG_STRING, NULL,
       "Start on VIEW: heatmap, alignment, head, model or step", "VIEW" },
+    { "presentation", 0, 0, G_OPTION_ARG_NONE, NULL,
+      "Start in presentation mode (fullscreen, large type; F11 toggles)",
+      NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
       "[FILE…]" },
     { NULL }

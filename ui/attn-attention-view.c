@@ -131,7 +131,13 @@ attn_attention_view_build_style (AttnAttentionView *self,
   g_return_if_fail (ATTN_IS_ATTENTION_VIEW (self));
 
   gboolean dark = adw_style_manager_get_dark (adw_style_manager_get_default ());
-  attn_render_style_init (style, dark ? ATTN_THEME_DARK : ATTN_THEME_LIGHT);
+  /* In presentation mode the renderer's own high-contrast colours and large
+   * type, whatever the desktop's theme: a projector washes out anything
+   * subtler. */
+  attn_render_style_init (style, self->options.presentation
+                                     ? ATTN_THEME_PRESENTATION
+                                 : dark ? ATTN_THEME_DARK
+                                        : ATTN_THEME_LIGHT);
 
   /* libadwaita's named colours, so the drawing sits on the same canvas as
    * a GtkTextView or a list would, in either theme and under high
@@ -139,9 +145,11 @@ attn_attention_view_build_style (AttnAttentionView *self,
    * (another theme than Adwaita). */
   GtkStyleContext *ctx = gtk_widget_get_style_context (GTK_WIDGET (self));
   GdkRGBA c;
-  if (gtk_style_context_lookup_color (ctx, "view_bg_color", &c))
+  if (!self->options.presentation
+      && gtk_style_context_lookup_color (ctx, "view_bg_color", &c))
     style->background = rgba_from_gdk (&c);
-  if (gtk_style_context_lookup_color (ctx, "view_fg_color", &c))
+  if (!self->options.presentation
+      && gtk_style_context_lookup_color (ctx, "view_fg_color", &c))
     {
       style->foreground = rgba_from_gdk (&c);
       /* Secondary text as libadwaita's .dim-label: the same colour at 55 %

@@ -30,6 +30,7 @@ typedef struct {
   AttnScale scale;
   double threshold;     /* alignment / head view: weaker links hidden */
   gboolean show_values; /* heatmap: weights printed in the cells */
+  gboolean presentation; /* large type, black on white: a classroom */
 } AttnViewOptions;
 
 void attn_view_options_init (AttnViewOptions *options);

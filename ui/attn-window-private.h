@@ -17,6 +17,7 @@ struct _AttnWindow
   AdwViewSwitcherTitle *switcher_title;
   GtkMenuButton *model_button;
   GtkMenuButton *export_button;
+  GtkToggleButton *presentation_button;
   GtkStack *main_stack;  /* "empty" | "content" */
   AdwStatusPage *empty_page;
   GtkEntry *text_entry;
@@ -54,6 +55,8 @@ struct _AttnWindow
   char *last_toast;               /* the message of the latest toast */
   gint64 draw_pending_since;      /* a new trace waits to be painted: when
                                    * its run started, or 0 */
+  gboolean presentation;          /* fullscreen, large type, arrow keys
+                                   * through layers, heads and steps */
   guint play_id;                  /* the step animation's timeout */
   guint play_interval_ms;         /* between steps while playing */
   gint64 run_started_us;          /* of the result being shown, or 0 */
@@ -61,5 +64,11 @@ struct _AttnWindow
   GdkFrameClock *paint_clock;
   gulong after_paint_id;
 };
+
+/* What an arrow key does in presentation mode (the window's key handler
+ * calls it): Up / Down the previous or next layer, Left / Right the
+ * previous or next head (in the step view: step), Escape leaves. TRUE when
+ * it did something. */
+gboolean attn_window_presentation_key (AttnWindow *self, guint keyval);
 
 G_END_DECLS

@@ -12,6 +12,15 @@
 
 G_DEFINE_FINAL_TYPE (AttnWindow, attn_window, ADW_TYPE_APPLICATION_WINDOW)
 
+enum
+{
+  PROP_0,
+  PROP_PRESENTATION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
 /* The block dropdown lists the kinds a trace has in this order: cross
  * first, as it is what an encoder-decoder is read for. */
 static const AttnKind kind_order[ATTN_N_KINDS] = {
@@ -1034,6 +1043,116 @@ on_drop (GtkDropTarget *target, const GValue *value, double x, double y,
   return TRUE;
 }
 
+/* ---- presentation mode ------------------------------------------------- */
+
+void
+attn_window_set_presentation (AttnWindow *self, gboolean presentation)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  presentation = !!presentation;
+  if (self->presentation == presentation)
+    return;
+  self->presentation = presentation;
+  self->options.presentation = presentation;
+  if (presentation)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self), "presentation");
+      gtk_window_fullscreen (GTK_WINDOW (self));
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self), "presentation");
+      gtk_window_unfullscreen (GTK_WINDOW (self));
+    }
+  push_selection (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PRESENTATION]);
+}
+
+gboolean
+attn_window_get_presentation (AttnWindow *self)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), FALSE);
+  return self->presentation;
+}
+
+/* Leaving fullscreen some other way (the window manager) ends the mode. */
+static void
+on_fullscreened (GtkWindow *window, GParamSpec *pspec, AttnWindow *self)
+{
+  if (!gtk_window_is_fullscreen (window) && self->presentation
+      && gtk_widget_get_mapped (GTK_WIDGET (window)))
+    attn_window_set_presentation (self, FALSE);
+}
+
+/* The head dropdown's next or previous row, staying within it. */
+static gboolean
+move_head (AttnWindow *self, int delta)
+{
+  guint n = g_list_model_get_n_items (
+      gtk_drop_down_get_model (self->head_dropdown));
+  int row = (int) gtk_drop_down_get_selected (self->head_dropdown) + delta;
+  if (n == 0 || row < 0 || row >= (int) n)
+    return FALSE;
+  gtk_drop_down_set_selected (self->head_dropdown, row);
+  return TRUE;
+}
+
+static gboolean
+move_spin (GtkSpinButton *spin, int delta)
+{
+  double lo, hi;
+  gtk_spin_button_get_range (spin, &lo, &hi);
+  int value = gtk_spin_button_get_value_as_int (spin) + delta;
+  if (value < lo || value > hi)
+    return FALSE;
+  gtk_spin_button_set_value (spin, value);
+  return TRUE;
+}
+
+gboolean
+attn_window_presentation_key (AttnWindow *self, guint keyval)
+{
+  g_return_val_if_fail (ATTN_IS_WINDOW (self), FALSE);
+  if (!self->presentation)
+    return FALSE;
+  if (keyval == GDK_KEY_Escape)
+    {
+      attn_window_set_presentation (self, FALSE);
+      return TRUE;
+    }
+  if (self->trace == NULL)
+    return FALSE;
+  gboolean steps = attn_window_get_view (self) == ATTN_VIEW_STEP;
+  switch (keyval)
+    {
+    case GDK_KEY_Up:
+      return move_spin (self->layer_spin, -1);
+    case GDK_KEY_Down:
+      return move_spin (self->layer_spin, 1);
+    case GDK_KEY_Left:
+      return steps ? move_spin (self->step_spin, -1) : move_head (self, -1);
+    case GDK_KEY_Right:
+      return steps ? move_spin (self->step_spin, 1) : move_head (self, 1);
+    default:
+      return FALSE;
+    }
+}
+
+static gboolean
+on_window_key (GtkEventControllerKey *controller, guint keyval,
+               guint keycode, GdkModifierType state, AttnWindow *self)
+{
+  if (!self->presentation
+      || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SHIFT_MASK)) != 0)
+    return FALSE;
+  /* The entry keeps its arrows for the cursor. */
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+  if (focus != NULL
+      && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->text_entry)))
+    return FALSE;
+  return attn_window_presentation_key (self, keyval);
+}
+
 /* ---- export ------------------------------------------------------------ */
 
 typedef enum {
@@ -1300,6 +1419,36 @@ attn_window_finalize (GObject *object)
 }
 
 static void
+attn_window_get_property (GObject *object, guint prop_id, GValue *value,
+                          GParamSpec *pspec)
+{
+  AttnWindow *self = ATTN_WINDOW (object);
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      g_value_set_boolean (value, self->presentation);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+attn_window_set_property (GObject *object, guint prop_id, const GValue *value,
+                          GParamSpec *pspec)
+{
+  AttnWindow *self = ATTN_WINDOW (object);
+  switch (prop_id)
+    {
+    case PROP_PRESENTATION:
+      attn_window_set_presentation (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 attn_window_class_init (AttnWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1307,6 +1456,13 @@ attn_window_class_init (AttnWindowClass *klass)
 
   object_class->dispose = attn_window_dispose;
   object_class->finalize = attn_window_finalize;
+  object_class->get_property = attn_window_get_property;
+  object_class->set_property = attn_window_set_property;
+
+  properties[PROP_PRESENTATION] = g_param_spec_boolean (
+      "presentation", NULL, NULL, FALSE,
+      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (ATTN_TYPE_ATTENTION_VIEW);
   gtk_widget_class_set_template_from_resource (
@@ -1317,6 +1473,7 @@ attn_window_class_init (AttnWindowClass *klass)
   BIND (switcher_title);
   BIND (model_button);
   BIND (export_button);
+  BIND (presentation_button);
   BIND (main_stack);
   BIND (empty_page);
   BIND (text_entry);
@@ -1365,6 +1522,10 @@ attn_window_class_init (AttnWindowClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.open-trace", NULL);
+  gtk_widget_class_install_property_action (widget_class, "win.presentation",
+                                            "presentation");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F11, 0,
+                                       "win.presentation", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e,
                                        GDK_CONTROL_MASK, "win.export", "s",
                                        "png");
@@ -1435,6 +1596,15 @@ attn_window_init (AttnWindow *self)
                         G_CALLBACK (on_hover_changed), self);
     }
   on_visible_view_changed (self->view_stack, NULL, self);
+
+  /* Before the focused widget sees them: in presentation mode the arrows
+   * move through layers, heads and steps. */
+  GtkEventController *keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_window_key), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
+  g_signal_connect (self, "notify::fullscreened",
+                    G_CALLBACK (on_fullscreened), self);
 
   GtkDropTarget *drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST,
                                              GDK_ACTION_COPY);

@@ -53,6 +53,13 @@ gboolean attn_window_export (AttnWindow *self, const char *what,
                              const char *path, const char *size,
                              const char *theme, GError **error);
 
+/* Presentation mode: fullscreen, large type and the renderer's
+ * high-contrast theme in every view; the arrow keys move through layers,
+ * heads and steps (also the "presentation" property and the
+ * win.presentation action, on F11). */
+void attn_window_set_presentation (AttnWindow *self, gboolean presentation);
+gboolean attn_window_get_presentation (AttnWindow *self);
+
 /* Shows message as a toast. */
 void attn_window_toast (AttnWindow *self, const char *message);
 
