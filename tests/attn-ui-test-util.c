@@ -8,18 +8,31 @@
 #include "core/attn-vocab.h"
 
 static char *model_dir;
+static char *config_dir;
 
 static void
-remove_model_dir (void)
+remove_tree (const char *path)
 {
-  g_autoptr (GDir) dir = g_dir_open (model_dir, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
-      g_autofree char *path = g_build_filename (model_dir, name, NULL);
-      g_unlink (path);
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          remove_tree (child);
+        }
+      g_rmdir (path);
     }
-  g_rmdir (model_dir);
+  else
+    g_unlink (path);
+}
+
+static void
+remove_test_dirs (void)
+{
+  remove_tree (model_dir);
+  remove_tree (config_dir);
 }
 
 void
@@ -28,8 +41,12 @@ attn_ui_test_init (int *argc, char ***argv)
   g_autoptr (GError) error = NULL;
   model_dir = g_dir_make_tmp ("attnscope-ui-test-XXXXXX", &error);
   g_assert_no_error (error);
-  atexit (remove_model_dir);
+  config_dir = g_dir_make_tmp ("attnscope-ui-config-XXXXXX", &error);
+  g_assert_no_error (error);
+  atexit (remove_test_dirs);
   g_setenv ("ATTNSCOPE_MODEL_PATH", model_dir, TRUE);
+  /* Preferences go here, not into the user's own. */
+  g_setenv ("XDG_CONFIG_HOME", config_dir, TRUE);
   gtk_test_init (argc, argv, NULL);
   adw_init ();
 }

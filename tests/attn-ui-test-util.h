@@ -10,8 +10,9 @@
 G_BEGIN_DECLS
 
 /* gtk_test_init and adw_init; points ATTNSCOPE_MODEL_PATH at a new empty
- * folder (attn_ui_test_model_dir) so that the models installed on the
- * machine cannot change what a test sees. */
+ * folder (attn_ui_test_model_dir) and XDG_CONFIG_HOME at another, so that
+ * the models installed on the machine and the user's preferences cannot
+ * change what a test sees (both removed at exit). */
 void attn_ui_test_init (int *argc, char ***argv);
 const char *attn_ui_test_model_dir (void);
 

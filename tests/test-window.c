@@ -14,6 +14,7 @@
 #include "tests/attn-test-util.h"
 #include "tests/attn-ui-test-util.h"
 #include "ui/attn-application.h"
+#include "ui/attn-preferences.h"
 #include "ui/attn-window-private.h"
 #include "ui/render/attn-export.h"
 
@@ -970,6 +971,76 @@ test_app_starts_on_default (void)
   g_unlink (path);
 }
 
+/* Choices survive the window: closing saves them, the next window starts
+ * with them; a model opened from a file joins the recent models. */
+static void
+test_preferences_persist (void)
+{
+  g_autofree char *prefs_path = attn_preferences_path ();
+  g_unlink (prefs_path);
+
+  AttnWindow *first = new_window ();
+  attn_ui_test_wait_allocated (GTK_WIDGET (first));
+  gtk_drop_down_set_selected (first->colormap_dropdown, ATTN_COLORMAP_MAGMA);
+  gtk_spin_button_set_value (first->threshold_spin, 0.3);
+  attn_window_set_view (first, ATTN_VIEW_ALIGNMENT);
+  gtk_window_set_default_size (GTK_WINDOW (first), 900, 650);
+  gtk_window_close (GTK_WINDOW (first));
+  for (int i = 0; i < 50 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_assert_true (g_file_test (prefs_path, G_FILE_TEST_IS_REGULAR));
+
+  /* Not new_window (): it sets a size of its own. */
+  AttnWindow *second = attn_window_new (NULL);
+  gtk_window_present (GTK_WINDOW (second));
+  g_assert_cmpuint (gtk_drop_down_get_selected (second->colormap_dropdown),
+                    ==, ATTN_COLORMAP_MAGMA);
+  g_assert_cmpfloat_with_epsilon (
+      gtk_spin_button_get_value (second->threshold_spin), 0.3, 1e-9);
+  g_assert_cmpint (attn_window_get_view (second), ==, ATTN_VIEW_ALIGNMENT);
+  int width, height;
+  gtk_window_get_default_size (GTK_WINDOW (second), &width, &height);
+  g_assert_cmpint (width, ==, 900);
+  g_assert_cmpint (height, ==, 650);
+  AttnRenderStyle style;
+  attn_attention_view_build_style (second->views[ATTN_VIEW_HEATMAP], &style);
+  g_assert_cmpint (style.colormap, ==, ATTN_COLORMAP_MAGMA);
+  attn_render_style_clear (&style);
+
+  /* A model file (not a bundled one) becomes a recent model. */
+  g_autofree char *dir = g_dir_make_tmp ("attnscope-recent-XXXXXX", NULL);
+  g_autoptr (AttnModel) model = attn_ui_test_new_model ("recent-test", 20,
+                                                        "4 Jul 1999");
+  g_autofree char *path = attn_ui_test_save_model (model, dir);
+  attn_window_open_model (second, path);
+  TraceWait wait = { second, "4 Jul 1999" };
+  attn_ui_test_wait (trace_has_source, &wait, 20000);
+  GMenuModel *menu = G_MENU_MODEL (second->model_menu);
+  g_assert_cmpint (g_menu_model_get_n_items (menu), ==, 3);
+  g_autofree char *section = NULL;
+  g_assert_true (g_menu_model_get_item_attribute (
+      menu, 1, G_MENU_ATTRIBUTE_LABEL, "s", &section));
+  g_assert_cmpstr (section, ==, "Recent Models");
+  GMenuModel *recent = g_menu_model_get_item_link (menu, 1,
+                                                   G_MENU_LINK_SECTION);
+  g_autofree char *label = NULL, *target = NULL;
+  g_assert_true (g_menu_model_get_item_attribute (
+      recent, 0, G_MENU_ATTRIBUTE_LABEL, "s", &label));
+  g_assert_true (g_menu_model_get_item_attribute (
+      recent, 0, G_MENU_ATTRIBUTE_TARGET, "s", &target));
+  g_assert_cmpstr (label, ==, "recent-test.safetensors");
+  g_assert_cmpstr (target, ==, path);
+  g_object_unref (recent);
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (prefs_path,
+                                                             NULL);
+  g_assert_cmpstr (prefs->recent_models[0], ==, path);
+
+  destroy_window (second);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_unlink (prefs_path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -994,5 +1065,7 @@ main (int argc, char **argv)
                    test_bad_model_keeps_previous);
   g_test_add_func ("/attn/window/app-starts-on-default",
                    test_app_starts_on_default);
+  g_test_add_func ("/attn/window/preferences-persist",
+                   test_preferences_persist);
   return g_test_run ();
 }

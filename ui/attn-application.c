@@ -2,6 +2,7 @@
 #include "ui/attn-application.h"
 
 #include "core/attn-model-ref.h"
+#include "ui/attn-preferences.h"
 #include "ui/attn-window.h"
 
 struct _AttnApplication
@@ -159,6 +160,45 @@ about_action (GSimpleAction *action, GVariant *param, gpointer data)
   gtk_window_present (GTK_WINDOW (about));
 }
 
+static AdwColorScheme
+adw_scheme (AttnColorScheme scheme)
+{
+  switch (scheme)
+    {
+    case ATTN_COLOR_SCHEME_LIGHT:
+      return ADW_COLOR_SCHEME_FORCE_LIGHT;
+    case ATTN_COLOR_SCHEME_DARK:
+      return ADW_COLOR_SCHEME_FORCE_DARK;
+    case ATTN_COLOR_SCHEME_SYSTEM:
+      break;
+    }
+  return ADW_COLOR_SCHEME_DEFAULT;
+}
+
+/* app.color-scheme ("system", "light", "dark"): applied at once and kept
+ * in the preferences. */
+static void
+color_scheme_changed (GSimpleAction *action, GVariant *value, gpointer data)
+{
+  AttnColorScheme scheme;
+  if (!attn_color_scheme_from_string (g_variant_get_string (value, NULL),
+                                      &scheme))
+    return;
+  g_simple_action_set_state (action, value);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      adw_scheme (scheme));
+  g_autofree char *path = attn_preferences_path ();
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (path, NULL);
+  prefs->color_scheme = scheme;
+  g_autoptr (GError) error = NULL;
+  if (!attn_preferences_save (prefs, path, &error))
+    {
+      GtkWindow *window = gtk_application_get_active_window (data);
+      if (ATTN_IS_WINDOW (window))
+        attn_window_toast (ATTN_WINDOW (window), error->message);
+    }
+}
+
 static void
 quit_action (GSimpleAction *action, GVariant *param, gpointer data)
 {
@@ -173,9 +213,21 @@ attn_application_startup (GApplication *app)
   static const GActionEntry entries[] = {
     { "about", about_action, NULL, NULL, NULL, { 0 } },
     { "quit", quit_action, NULL, NULL, NULL, { 0 } },
+    { "color-scheme", NULL, "s", "'system'", color_scheme_changed, { 0 } },
   };
   g_action_map_add_action_entries (G_ACTION_MAP (app), entries,
                                    G_N_ELEMENTS (entries), app);
+
+  /* The style chosen last time. */
+  g_autofree char *path = attn_preferences_path ();
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (path, NULL);
+  adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                      adw_scheme (prefs->color_scheme));
+  g_simple_action_set_state (
+      G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (app),
+                                                   "color-scheme")),
+      g_variant_new_string (attn_color_scheme_to_string (
+          prefs->color_scheme)));
   const char *quit_accels[] = { "<Control>q", NULL };
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit",
                                          quit_accels);

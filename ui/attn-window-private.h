@@ -53,6 +53,7 @@ struct _AttnWindow
   GMenu *model_menu;
   char *example_text;             /* the loaded model's example */
   char *last_toast;               /* the message of the latest toast */
+  char *prefs_path;               /* attn_preferences_path () */
   gint64 draw_pending_since;      /* a new trace waits to be painted: when
                                    * its run started, or 0 */
   gboolean presentation;          /* fullscreen, large type, arrow keys

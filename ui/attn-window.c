@@ -8,6 +8,7 @@
 #include "core/attn-model-ref.h"
 #include "core/attn-safetensors.h"
 #include "ui/attn-application.h"
+#include "ui/attn-preferences.h"
 #include "ui/render/attn-export.h"
 
 G_DEFINE_FINAL_TYPE (AttnWindow, attn_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -87,6 +88,55 @@ show_error_dialog (AttnWindow *self, const char *heading, const char *body)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* ---- preferences -------------------------------------------------------- */
+
+/* Saves what changed with `apply` over what the file holds now: other
+ * windows and the application save their parts of it too. */
+static void
+update_preferences (AttnWindow *self,
+                    void (*apply) (AttnWindow *self, AttnPreferences *prefs),
+                    const char *extra)
+{
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
+                                                             NULL);
+  if (apply != NULL)
+    apply (self, prefs);
+  if (extra != NULL)
+    attn_preferences_add_recent (prefs, extra);
+  g_autoptr (GError) error = NULL;
+  if (!attn_preferences_save (prefs, self->prefs_path, &error))
+    attn_window_toast (self, error->message);
+}
+
+static void rebuild_model_menu (AttnWindow *self);
+
+static void
+remember_recent (AttnWindow *self, const char *path)
+{
+  update_preferences (self, NULL, path);
+  rebuild_model_menu (self);
+}
+
+static void
+apply_window_state (AttnWindow *self, AttnPreferences *prefs)
+{
+  prefs->colormap = self->options.colormap;
+  prefs->threshold = self->options.threshold;
+  prefs->view = attn_window_get_view (self);
+  prefs->maximized = gtk_window_is_maximized (GTK_WINDOW (self));
+  /* The size to come back to: the unmaximized, unfullscreened one, which
+   * GTK keeps as the default size. */
+  gtk_window_get_default_size (GTK_WINDOW (self), &prefs->width,
+                               &prefs->height);
+}
+
+static gboolean
+on_close_request (GtkWindow *window, AttnWindow *self)
+{
+  update_preferences (self, apply_window_state, NULL);
+  return FALSE;
+}
+
 /* ---- model cards -------------------------------------------------------- */
 
 /* The card of a model file (`attnscope.card`), reading only its header;
@@ -155,6 +205,21 @@ rebuild_model_menu (AttnWindow *self)
 {
   g_menu_remove_all (self->model_menu);
 
+  /* Model files opened before, while they still exist. */
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
+                                                             NULL);
+  g_autoptr (GMenu) recent = g_menu_new ();
+  for (guint i = 0; prefs->recent_models[i] != NULL; i++)
+    {
+      const char *path = prefs->recent_models[i];
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        continue;
+      g_autofree char *label = g_filename_display_basename (path);
+      g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
+      g_menu_item_set_action_and_target (item, "win.open-ref", "s", path);
+      g_menu_append_item (recent, item);
+    }
+
   g_autoptr (GMenu) bundled = g_menu_new ();
   g_auto (GStrv) names = attn_model_list_bundled ();
   for (guint i = 0; names[i] != NULL; i++)
@@ -167,7 +232,7 @@ rebuild_model_menu (AttnWindow *self)
                                                       task)
                                    : g_strdup (names[i]);
       g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
-      g_menu_item_set_action_and_target (item, "win.open-bundled", "s",
+      g_menu_item_set_action_and_target (item, "win.open-ref", "s",
                                          names[i]);
       g_menu_append_item (bundled, item);
     }
@@ -177,6 +242,9 @@ rebuild_model_menu (AttnWindow *self)
     g_menu_append (bundled, "No bundled models found", NULL);
   g_menu_append_section (self->model_menu, "Bundled Models",
                          G_MENU_MODEL (bundled));
+  if (g_menu_model_get_n_items (G_MENU_MODEL (recent)) > 0)
+    g_menu_append_section (self->model_menu, "Recent Models",
+                           G_MENU_MODEL (recent));
 
   g_autoptr (GMenu) files = g_menu_new ();
   g_menu_append (files, "_Open Model…", "win.open-model");
@@ -816,6 +884,23 @@ set_text_now (AttnWindow *self, const char *text)
 
 /* ---- opening models and traces ----------------------------------------- */
 
+/* What a load hands back: the model, and the file it came from when that
+ * was not a bundled model (for the recent list). */
+typedef struct {
+  AttnModel *model;
+  char *file;
+} Loaded;
+
+static void
+loaded_free (Loaded *loaded)
+{
+  g_clear_pointer (&loaded->model, attn_model_free);
+  g_free (loaded->file);
+  g_free (loaded);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Loaded, loaded_free)
+
 static void
 load_model_in_thread (GTask *task, gpointer source, gpointer task_data,
                       GCancellable *cancellable)
@@ -845,23 +930,33 @@ load_model_in_thread (GTask *task, gpointer source, gpointer task_data,
       g_task_return_error (task, error);
       return;
     }
-  g_task_return_pointer (task, model, (GDestroyNotify) attn_model_free);
+  Loaded *loaded = g_new0 (Loaded, 1);
+  loaded->model = model;
+  if (ref->kind != ATTN_MODEL_REF_BUNDLED)
+    {
+      g_autoptr (GFile) file = g_file_new_for_path (ref->path);
+      loaded->file = g_file_get_path (file); /* absolute */
+    }
+  g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
 }
 
 static void
 on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  AttnModel *model = g_task_propagate_pointer (G_TASK (res), &error);
+  g_autoptr (Loaded) loaded = g_task_propagate_pointer (G_TASK (res), &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   AttnWindow *self = ATTN_WINDOW (source);
   g_clear_object (&self->load_cancellable);
-  if (model == NULL)
+  if (loaded == NULL)
     {
       show_error_dialog (self, "Cannot Open Model", error->message);
       return;
     }
+  AttnModel *model = g_steal_pointer (&loaded->model);
+  if (loaded->file != NULL)
+    remember_recent (self, loaded->file);
 
   g_clear_pointer (&self->trace_path, g_free);
   g_free (self->example_text);
@@ -1019,8 +1114,9 @@ open_trace_action (GtkWidget *widget, const char *action, GVariant *param)
   run_open_dialog (ATTN_WINDOW (widget), TRUE);
 }
 
+/* A bundled model's name or a recent model's path. */
 static void
-open_bundled_action (GtkWidget *widget, const char *action, GVariant *param)
+open_ref_action (GtkWidget *widget, const char *action, GVariant *param)
 {
   attn_window_open_model (ATTN_WINDOW (widget),
                           g_variant_get_string (param, NULL));
@@ -1414,6 +1510,7 @@ attn_window_finalize (GObject *object)
   g_free (self->trace_path);
   g_free (self->example_text);
   g_free (self->last_toast);
+  g_free (self->prefs_path);
   g_clear_object (&self->model_menu);
   G_OBJECT_CLASS (attn_window_parent_class)->finalize (object);
 }
@@ -1512,8 +1609,8 @@ attn_window_class_init (AttnWindowClass *klass)
                                    open_model_action);
   gtk_widget_class_install_action (widget_class, "win.open-trace", NULL,
                                    open_trace_action);
-  gtk_widget_class_install_action (widget_class, "win.open-bundled", "s",
-                                   open_bundled_action);
+  gtk_widget_class_install_action (widget_class, "win.open-ref", "s",
+                                   open_ref_action);
   gtk_widget_class_install_action (widget_class, "win.export", "s",
                                    export_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
@@ -1539,11 +1636,25 @@ attn_window_init (AttnWindow *self)
   attn_selection_init (&self->sel, ATTN_KIND_CROSS);
   attn_view_options_init (&self->options);
   self->play_interval_ms = 700;
-  gtk_spin_button_set_value (self->threshold_spin, self->options.threshold);
-  gtk_drop_down_set_selected (self->colormap_dropdown, self->options.colormap);
 
   self->runner = attn_runner_new ();
   g_signal_connect (self->runner, "finished", G_CALLBACK (on_run_finished),
+                    self);
+
+  /* The user's last choices. */
+  self->prefs_path = attn_preferences_path ();
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
+                                                             NULL);
+  self->options.colormap = prefs->colormap;
+  self->options.threshold = prefs->threshold;
+  gtk_spin_button_set_value (self->threshold_spin, self->options.threshold);
+  gtk_drop_down_set_selected (self->colormap_dropdown, self->options.colormap);
+  if (prefs->width > 0 && prefs->height > 0)
+    gtk_window_set_default_size (GTK_WINDOW (self), prefs->width,
+                                 prefs->height);
+  if (prefs->maximized)
+    gtk_window_maximize (GTK_WINDOW (self));
+  g_signal_connect (self, "close-request", G_CALLBACK (on_close_request),
                     self);
 
   self->model_menu = g_menu_new ();
@@ -1595,6 +1706,8 @@ attn_window_init (AttnWindow *self)
       g_signal_connect (self->views[v], "hover-changed",
                         G_CALLBACK (on_hover_changed), self);
     }
+  attn_window_set_view (self, prefs->view);
+  push_selection (self);
   on_visible_view_changed (self->view_stack, NULL, self);
 
   /* Before the focused widget sees them: in presentation mode the arrows
