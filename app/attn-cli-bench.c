@@ -4,6 +4,8 @@
  * read them. */
 #include "app/attn-cli.h"
 
+#include <string.h>
+
 #include <cblas.h>
 #include <json-glib/json-glib.h>
 
@@ -128,12 +130,117 @@ bench_model (const AttnCliOptions *o, const char *ref, int threads,
   return TRUE;
 }
 
+/* kB of a "Name:   123 kB" line of /proc/self/status, or -1. */
+static double
+proc_status_mb (const char *name)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents ("/proc/self/status", &text, NULL, NULL))
+    return -1;
+  g_autofree char *key = g_strconcat ("\n", name, ":", NULL);
+  const char *line = strstr (text, key);
+  if (line == NULL)
+    return -1;
+  return g_ascii_strtod (line + strlen (key), NULL) / 1024.0;
+}
+
+/* bench --gpt2 DIR: load time and memory, then at each --seq T the best of
+ * --reps forward passes with every head's attention captured and the last
+ * position's logits (what a prediction needs), the full-sequence output
+ * layer on its own, and a whole run as run does it (trace, a step with top
+ * 5 at every position). */
+static gboolean
+bench_gpt2 (const AttnCliOptions *o, int threads, FILE *out, GError **error)
+{
+  double rss0 = proc_status_mb ("VmRSS");
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (AttnGpt2) m = attn_cli_open_gpt2 (o->gpt2, NULL, NULL, error);
+  if (m == NULL)
+    return FALSE;
+  double load_s = (g_get_monotonic_time () - t0) / 1e6;
+  double rss1 = proc_status_mb ("VmRSS");
+  const AttnGpt2Config *c = &m->config;
+  double weights_mb = (m->bytes_mapped + m->bytes_copied) / 1e6;
+  fprintf (out, "gpt2 %s: %d layers, %d heads, C %d, V %d, %" G_GSIZE_FORMAT
+           " parameters, %d OpenBLAS thread%s\n", m->name, c->L, c->NH, c->C,
+           c->V, m->n_params, threads, threads == 1 ? "" : "s");
+  fprintf (out, "load: %.3f s, RSS %.1f -> %.1f MB (+%.1f MB; weights %.1f "
+           "MB, %.1f MB of them mapped in place)\n", load_s, rss0, rss1,
+           rss1 - rss0, weights_mb, m->bytes_mapped / 1e6);
+  fflush (out);
+
+  for (guint i = 0; i < o->n_seq; i++)
+    {
+      const int T = o->seq[i];
+      if (T > c->n_positions)
+        {
+          fprintf (out, "T %d: skipped, above n_positions %d\n", T,
+                   c->n_positions);
+          continue;
+        }
+      g_autoptr (AttnGpt2State) s = attn_gpt2_state_new (m, T, error);
+      if (s == NULL)
+        return FALSE;
+      g_autofree int *ids = g_new (int, T);
+      g_autoptr (GRand) rng = g_rand_new_with_seed (7);
+      for (int t = 0; t < T; t++)
+        ids[t] = g_rand_int_range (rng, 0, c->V);
+      const gsize per_layer = (gsize) c->NH * T * T;
+      g_autofree float *att = g_try_new0 (float, per_layer * c->L);
+      g_autofree float *hidden = g_try_new (float, (gsize) T * c->C);
+      g_autofree float *logits = g_try_new (float, (gsize) T * c->V);
+      if (att == NULL || hidden == NULL || logits == NULL)
+        {
+          g_set_error (error, ATTN_ERROR, ATTN_ERROR_TOO_LARGE,
+                       "bench --gpt2: cannot allocate the buffers of T %d",
+                       T);
+          return FALSE;
+        }
+      g_autofree float **layers = g_new (float *, c->L);
+      for (int l = 0; l < c->L; l++)
+        layers[l] = att + per_layer * l;
+
+      double fwd = G_MAXDOUBLE, full = G_MAXDOUBLE, run = G_MAXDOUBLE;
+      for (int r = 0; r < o->reps; r++)
+        {
+          attn_gpt2_state_reset (s);
+          gint64 a = g_get_monotonic_time ();
+          if (!attn_gpt2_state_feed (s, ids, T, layers, T, hidden, NULL,
+                                     error))
+            return FALSE;
+          attn_gpt2_logits (m, hidden + (gsize) (T - 1) * c->C, 1, logits);
+          gint64 b = g_get_monotonic_time ();
+          attn_gpt2_logits (m, hidden, T, logits);
+          gint64 e = g_get_monotonic_time ();
+          fwd = MIN (fwd, (b - a) / 1e6);
+          full = MIN (full, (e - b) / 1e6);
+
+          AttnGpt2RunOptions ro = ATTN_GPT2_RUN_OPTIONS_INIT;
+          a = g_get_monotonic_time ();
+          g_autoptr (AttnTrace) trace = attn_gpt2_run_ids (m, ids, T, &ro,
+                                                           error);
+          if (trace == NULL)
+            return FALSE;
+          run = MIN (run, (g_get_monotonic_time () - a) / 1e6);
+        }
+      fprintf (out, "T %d: forward with attention + last logits %.4f s, "
+               "full-sequence logits +%.4f s, whole run (trace, steps) "
+               "%.4f s (best of %d)\n", T, fwd, full, run, o->reps);
+      fflush (out);
+    }
+  fprintf (out, "peak RSS: %.1f MB\n", proc_status_mb ("VmHWM"));
+  return TRUE;
+}
+
 gboolean
 attn_cli_bench (const AttnCliOptions *o, FILE *out, GError **error)
 {
   if (o->threads > 0)
     openblas_set_num_threads (o->threads);
   int threads = openblas_get_num_threads ();
+
+  if (o->gpt2 != NULL)
+    return bench_gpt2 (o, threads, out, error);
 
   if (o->models != NULL)
     {

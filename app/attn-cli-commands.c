@@ -298,6 +298,17 @@ attn_cli_info (const AttnCliOptions *o, FILE *out, GError **error)
       print_trace (out, o->trace, trace);
       return TRUE;
     }
+  if (o->model != NULL && attn_cli_is_gpt2 (o->model))
+    {
+      g_autofree char *path = NULL;
+      const char *kind = NULL;
+      g_autoptr (AttnGpt2) gpt2 = attn_cli_open_gpt2 (o->model, &path, &kind,
+                                                      error);
+      if (gpt2 == NULL)
+        return FALSE;
+      attn_cli_print_gpt2 (out, path, kind, gpt2);
+      return TRUE;
+    }
   if (o->model != NULL)
     {
       g_autofree char *path = NULL;
@@ -662,6 +673,12 @@ export_trace (const AttnTrace *trace, const AttnCliOptions *o, FILE *out,
 static AttnTrace *
 run_model (const AttnCliOptions *o, GError **error)
 {
+  if (attn_cli_is_gpt2 (o->model))
+    {
+      g_autoptr (AttnGpt2) gpt2 = attn_cli_open_gpt2 (o->model, NULL, NULL,
+                                                      error);
+      return gpt2 != NULL ? attn_cli_run_gpt2 (gpt2, o, error) : NULL;
+    }
   g_autoptr (AttnModel) model = attn_cli_open_model (o->model, NULL, NULL,
                                                      error);
   if (model == NULL)
@@ -690,6 +707,9 @@ attn_cli_run (const AttnCliOptions *o, FILE *out, GError **error)
     return attn_cli_print_json (out, trace, error);
   if (o->output != NULL || o->atlas != NULL)
     return export_trace (trace, o, out, error);
-  attn_cli_print_run_summary (out, trace);
+  if (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE) == 0)
+    attn_cli_print_gpt2_summary (out, trace, o->generate);
+  else
+    attn_cli_print_run_summary (out, trace);
   return TRUE;
 }

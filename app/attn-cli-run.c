@@ -20,11 +20,11 @@ attn_cli_open_model (const char *name, char **path, const char **kind,
   const char *kind_name = attn_model_ref_kind_name (ref->kind);
   if (ref->kind == ATTN_MODEL_REF_FOLDER)
     {
+      /* GPT-2 folders open through attn_cli_open_gpt2: this one is not. */
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_UNSUPPORTED,
-                   "cannot open model “%s” (%s %s): model folders (Hugging "
-                   "Face GPT-2) are not readable in this build yet; they "
-                   "arrive with the GPT-2 issue", shown_name, kind_name,
-                   shown_path);
+                   "cannot open model “%s” (%s %s): not a model folder: it "
+                   "has no config.json of a GPT-2 model (model_type "
+                   "“gpt2”)", shown_name, kind_name, shown_path);
       return NULL;
     }
   g_autoptr (GError) local = NULL;
@@ -48,10 +48,81 @@ attn_cli_open_model (const char *name, char **path, const char **kind,
   return model;
 }
 
+gboolean
+attn_cli_is_gpt2 (const char *name)
+{
+  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (name, NULL);
+  return ref != NULL && ref->kind != ATTN_MODEL_REF_BUNDLED
+         && attn_gpt2_detect (ref->path);
+}
+
+AttnGpt2 *
+attn_cli_open_gpt2 (const char *name, char **path, const char **kind,
+                    GError **error)
+{
+  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (name, error);
+  if (ref == NULL)
+    return NULL;
+  const char *kind_name = attn_model_ref_kind_name (ref->kind);
+  g_autoptr (GError) local = NULL;
+  AttnGpt2 *model = attn_gpt2_open (ref->path, &local);
+  if (model == NULL)
+    {
+      g_autofree char *shown_name = g_filename_display_name (ref->name);
+      g_autofree char *shown_path = g_filename_display_name (ref->path);
+      g_set_error (error, local->domain, local->code,
+                   "cannot open model “%s” (%s %s): %s", shown_name,
+                   kind_name, shown_path, local->message);
+      return NULL;
+    }
+  if (path != NULL)
+    *path = g_strdup (ref->path);
+  if (kind != NULL)
+    *kind = kind_name;
+  return model;
+}
+
+AttnTrace *
+attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
+{
+  if (o->beam > 1)
+    {
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_CONFLICT,
+                   "--beam applies to the built-in encoder-decoder models; "
+                   "%s is a GPT-2 model (use --generate)", model->name);
+      return NULL;
+    }
+  AttnGpt2RunOptions options = ATTN_GPT2_RUN_OPTIONS_INIT;
+  options.n_generate = o->generate;
+  options.temperature = (float) o->temperature;
+  options.top_k = o->top_k;
+  options.top_p = (float) o->top_p;
+  options.seed = o->seed;
+  options.max_trace_bytes = (guint64) (o->max_trace_mb * 1e6);
+  g_autoptr (GError) local = NULL;
+  AttnTrace *trace = attn_gpt2_run (model, o->text, &options, &local);
+  if (trace == NULL)
+    {
+      if (g_error_matches (local, ATTN_ERROR, ATTN_ERROR_TOO_LARGE))
+        g_set_error (error, local->domain, local->code,
+                     "%s; --max-trace-mb raises the limit", local->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+    }
+  return trace;
+}
+
 AttnTrace *
 attn_cli_run_model (AttnModel *model, const AttnCliOptions *o,
                     GError **error)
 {
+  if (o->gpt2_option != NULL)
+    {
+      g_set_error (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_CONFLICT,
+                   "%s applies to GPT-2 models; %s is a %s", o->gpt2_option,
+                   model->name, attn_arch_to_string (model->config.arch));
+      return NULL;
+    }
   AttnRunOptions options = ATTN_RUN_OPTIONS_INIT;
   options.beam_width = o->beam > 0 ? o->beam : 1;
   g_autoptr (GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
@@ -178,6 +249,106 @@ attn_cli_print_run_summary (FILE *out, const AttnTrace *trace)
     }
 }
 
+/* The k keys of row (n) weighted most, strongest first, ties to the
+ * earlier position. */
+static int
+top_keys (const float *row, int n, int k, int *chosen)
+{
+  k = MIN (k, n);
+  for (int i = 0; i < k; i++)
+    {
+      int best = -1;
+      for (int j = 0; j < n; j++)
+        {
+          gboolean taken = FALSE;
+          for (int q = 0; q < i; q++)
+            taken |= chosen[q] == j;
+          if (!taken && (best < 0 || row[j] > row[best]))
+            best = j;
+        }
+      chosen[i] = best;
+    }
+  return k;
+}
+
+static void
+put_candidates (FILE *out, const AttnStep *step)
+{
+  put_token (out, &(AttnToken){ .text = step->emitted.text });
+  fprintf (out, " p=%.4g", step->emitted.prob);
+  for (int k = 0; k < step->n_top; k++)
+    {
+      fputs (k == 0 ? "; top: " : ", ", out);
+      put_token (out, &(AttnToken){ .text = step->top[k].text });
+      fprintf (out, " %.4g", step->top[k].prob);
+    }
+  fputc ('\n', out);
+}
+
+void
+attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace,
+                             int n_generate)
+{
+  const int T = (int) attn_trace_n_tokens (trace, ATTN_SIDE_TARGET);
+  const int n = MAX (T - n_generate, 0);
+  const AttnToken *first_new
+      = n < T ? attn_trace_get_token (trace, ATTN_SIDE_TARGET, n) : NULL;
+  /* The prompt is the stream up to the first generated token's span. */
+  int cut = first_new != NULL && first_new->start >= 0
+              ? first_new->start
+              : (int) strlen (trace->target_text);
+  g_autofree char *prompt = g_strndup (trace->target_text, cut);
+  put_text_line (out, "text", prompt);
+  if (n_generate > 0)
+    put_text_line (out, "generated", trace->target_text + cut);
+
+  /* The predictions after the text: step n - 1 onwards. */
+  for (guint p = MAX (n, 1) - 1; p < trace->steps->len; p++)
+    {
+      if ((int) p == n - 1)
+        fputs ("next token: ", out);
+      else
+        fprintf (out, "  token %u: ", p + 1);
+      put_candidates (out, g_ptr_array_index (trace->steps, p));
+    }
+
+  const AttnBlock *last = NULL;
+  for (guint i = 0; i < trace->blocks->len; i++)
+    {
+      const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
+      if (b->kind == ATTN_KIND_DECODER_SELF
+          && (last == NULL || b->layer > last->layer))
+        last = b;
+    }
+  if (last == NULL)
+    return;
+  g_autofree float *mean = g_new (float, (gsize) T * T); /* (T, T) */
+  attn_block_head_weights (last, ATTN_HEADS_MEAN, mean);
+  g_autofree char *heads = last->n_heads > 1
+                             ? g_strdup_printf (", mean over %d heads",
+                                                last->n_heads)
+                             : g_strdup ("");
+  fprintf (out, "attention: decoder-self layer %d%s; for each token the %d "
+           "tokens it weighs most, \"token\"@position weight\n", last->layer,
+           heads, MIN (SUMMARY_TOP, T));
+  for (int t = 0; t < T; t++)
+    {
+      int chosen[SUMMARY_TOP];
+      /* Causal: token t sees positions 0 .. t only. */
+      int k = top_keys (mean + (gsize) t * T, t + 1, SUMMARY_TOP, chosen);
+      fputs ("  ", out);
+      put_token (out, attn_trace_get_token (trace, ATTN_SIDE_TARGET, t));
+      for (int i = 0; i < k; i++)
+        {
+          fputs ("  ", out);
+          put_token (out, attn_trace_get_token (trace, ATTN_SIDE_TARGET,
+                                                chosen[i]));
+          fprintf (out, "@%d %.3f", chosen[i], mean[(gsize) t * T + chosen[i]]);
+        }
+      fputc ('\n', out);
+    }
+}
+
 gboolean
 attn_cli_print_json (FILE *out, const AttnTrace *trace, GError **error)
 {
@@ -294,4 +465,38 @@ attn_cli_print_model (FILE *out, const char *path, const char *kind,
   g_autofree char *config = attn_model_config_to_json (c);
   print_json_section (out, "config", config);
   print_json_section (out, "card", model->card_json);
+}
+
+void
+attn_cli_print_gpt2 (FILE *out, const char *path, const char *kind,
+                     const AttnGpt2 *m)
+{
+  g_autofree char *shown = g_filename_display_name (path);
+  g_autofree char *weights = g_filename_display_name (m->weights_path);
+  const AttnGpt2Config *c = &m->config;
+  fprintf (out, "model: %s\n", m->name);
+  fprintf (out, "file: %s (%s)\n", shown, kind);
+  fprintf (out, "weights: %s\n", weights);
+  fputs ("architecture: gpt2\n", out);
+  fprintf (out, "attention: %s\n",
+           attn_mechanism_to_string (ATTN_MECHANISM_SCALED_DOT_PRODUCT));
+  fprintf (out, "parameters: %" G_GSIZE_FORMAT " (%.1f MB mapped in place, "
+           "%.1f MB converted)\n", m->n_params, m->bytes_mapped / 1e6,
+           m->bytes_copied / 1e6);
+  if (m->bpe != NULL)
+    fprintf (out, "vocabulary: %d tokens (tokenizer: %d tokens, %d merges)\n",
+             c->V, attn_bpe_n_vocab (m->bpe), attn_bpe_n_merges (m->bpe));
+  else
+    fprintf (out, "vocabulary: %d tokens (no tokenizer: runs ids only)\n",
+             c->V);
+  fputs ("config:\n", out);
+  fprintf (out, "  n_layer: %d\n  n_head: %d\n  n_embd: %d\n  n_inner: %d\n"
+           "  n_positions: %d\n  vocab_size: %d\n", c->L, c->NH, c->C, c->F,
+           c->n_positions, c->V);
+  char eps[G_ASCII_DTOSTR_BUF_SIZE];
+  fprintf (out, "  layer_norm_epsilon: %s\n",
+           g_ascii_formatd (eps, sizeof eps, "%g", c->eps));
+  fprintf (out, "  tie_word_embeddings: %s\n", c->tied ? "true" : "false");
+  fprintf (out, "attention of a full %d-token run: %.1f MB\n",
+           c->n_positions, attn_gpt2_trace_bytes (c, c->n_positions) / 1e6);
 }

@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "app/attn-cli.h"
+#include "core/attn-gpt2.h"
 #include "core/attn-model.h"
 #include "core/attn-trace.h"
 
@@ -17,6 +18,32 @@ G_BEGIN_DECLS
  * NULL) receives what ref resolved to, and *kind its kind's name. */
 AttnModel *attn_cli_open_model (const char *ref, char **path,
                                 const char **kind, GError **error);
+
+/* TRUE when ref resolves to a GPT-2 folder, or to the config.json or
+ * model.safetensors of one (attn_gpt2_detect). */
+gboolean attn_cli_is_gpt2 (const char *ref);
+
+/* Resolves ref and opens it as a GPT-2 folder; failures as
+ * attn_cli_open_model's. */
+AttnGpt2 *attn_cli_open_gpt2 (const char *ref, char **path,
+                              const char **kind, GError **error);
+
+/* Runs model on o->text with the GPT-2 options (--generate, --temperature,
+ * --top-k, --top-p, --seed), refusing first a trace above
+ * o->max_trace_mb with a message naming its size and --max-trace-mb. */
+AttnTrace *attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o,
+                              GError **error);
+
+/* run's report for a decoder-only trace whose last n_generate tokens were
+ * generated: the text, the continuation, each prediction after the text
+ * with its top alternatives, and for each token the three earlier tokens
+ * the last layer weighs most (mean over heads). */
+void attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace,
+                                  int n_generate);
+
+/* info --model for a GPT-2 folder: its files, config and sizes. */
+void attn_cli_print_gpt2 (FILE *out, const char *path, const char *kind,
+                          const AttnGpt2 *model);
 
 /* Runs model on o->text with o->beam; characters outside the vocabulary
  * are named in a warning on stderr (the run goes on with <unk>). */

@@ -338,6 +338,8 @@ typedef struct {
   gboolean reversed, hide_special, hide_sink, values;
   char *beam;
   gboolean json;
+  char *generate, *temperature, *top_k, *top_p, *seed, *max_trace_mb;
+  char *gpt2;
   AttnCliTrain *train; /* train's own options (attn-cli-train.c) */
   char **rest;
 } RawArgs;
@@ -385,6 +387,21 @@ static const OptionSpec option_specs[] = {
     "Beam width of decoding (default 1: greedy)", "N" },
   { CMD (RUN), RAW (json), "json", 0, G_OPTION_ARG_NONE,
     "Print the whole trace as JSON instead of the summary", NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (generate), "generate", 0,
+    G_OPTION_ARG_FILENAME,
+    "GPT-2: tokens to generate after the text (default 0)", "N" },
+  { CMD (RUN) | CMD (EXPORT), RAW (temperature), "temperature", 0,
+    G_OPTION_ARG_FILENAME,
+    "GPT-2: sample at this temperature (default 0: greedy)", "X" },
+  { CMD (RUN) | CMD (EXPORT), RAW (top_k), "top-k", 0, G_OPTION_ARG_FILENAME,
+    "GPT-2: sample from the K most probable tokens only", "K" },
+  { CMD (RUN) | CMD (EXPORT), RAW (top_p), "top-p", 0, G_OPTION_ARG_FILENAME,
+    "GPT-2: sample from the most probable tokens up to P", "P" },
+  { CMD (RUN) | CMD (EXPORT), RAW (seed), "seed", 0, G_OPTION_ARG_FILENAME,
+    "GPT-2: seed of the sampling (default 0)", "N" },
+  { CMD (RUN) | CMD (EXPORT), RAW (max_trace_mb), "max-trace-mb", 0,
+    G_OPTION_ARG_FILENAME,
+    "GPT-2: refuse a run whose attention needs more (default 1024)", "MB" },
   { CMD (RUN) | CMD (EXPORT), RAW (atlas), "atlas", 0, G_OPTION_ARG_FILENAME,
     "A PDF, a page per head of every block (of --kind)", "FILE.pdf" },
   { CMD (RUN) | CMD (EXPORT), RAW (view), "view", 0, G_OPTION_ARG_FILENAME,
@@ -442,6 +459,8 @@ static const OptionSpec option_specs[] = {
     "Examples per training step (default 64)", "B" },
   { CMD (BENCH), RAW (sentences), "sentences", 0, G_OPTION_ARG_FILENAME,
     "Test sentences translated per model (default 200)", "N" },
+  { CMD (BENCH), RAW (gpt2), "gpt2", 0, G_OPTION_ARG_FILENAME,
+    "Time a GPT-2 folder's forward pass at each --seq instead", "DIR" },
 };
 
 static gboolean
@@ -522,6 +541,13 @@ raw_args_clear (RawArgs *raw)
   g_free (raw->range);
   g_free (raw->threshold);
   g_free (raw->beam);
+  g_free (raw->generate);
+  g_free (raw->temperature);
+  g_free (raw->top_k);
+  g_free (raw->top_p);
+  g_free (raw->seed);
+  g_free (raw->max_trace_mb);
+  g_free (raw->gpt2);
   g_clear_pointer (&raw->train, attn_cli_train_free);
   g_strfreev (raw->rest);
 }
@@ -962,6 +988,20 @@ check_bench (AttnCliOptions *o, const RawArgs *raw, GError **error)
     return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
                         "--steps, --warmup and --batch set up training: "
                         "add --train");
+  if (raw->gpt2 != NULL)
+    {
+      if (raw->gpt2[0] == '\0')
+        return usage_error (error, ATTN_CLI_ERROR_BAD_VALUE,
+                            "--gpt2 needs a GPT-2 model folder");
+      if (o->models != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "give --gpt2 DIR or --model MODEL, not both");
+      if (raw->dim != NULL || raw->heads != NULL || raw->sgemm != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "--dim, --heads and --sgemm set up the attention "
+                            "table; --gpt2's model fixes its own sizes");
+      o->gpt2 = g_strdup (raw->gpt2);
+    }
   if (o->models != NULL
       && (raw->seq != NULL || raw->dim != NULL || raw->heads != NULL
           || raw->sgemm != NULL))
@@ -979,6 +1019,54 @@ check_bench (AttnCliOptions *o, const RawArgs *raw, GError **error)
                             "attention weights alone: at most 4 GiB",
                             o->seq[i], o->heads, bytes / (1u << 30));
     }
+  return TRUE;
+}
+
+/* run and export --model: the GPT-2 options (whether the model takes them
+ * is known only once it is opened). */
+static gboolean
+check_gpt2_options (AttnCliOptions *o, const RawArgs *raw, GError **error)
+{
+  const struct
+  {
+    const char *value, *name;
+  } given[] = {
+    { raw->generate, "--generate" },     { raw->temperature, "--temperature" },
+    { raw->top_k, "--top-k" },           { raw->top_p, "--top-p" },
+    { raw->seed, "--seed" },             { raw->max_trace_mb, "--max-trace-mb" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (given) && o->gpt2_option == NULL; i++)
+    if (given[i].value != NULL)
+      o->gpt2_option = given[i].name;
+  int seed = 0;
+  if ((raw->generate != NULL
+       && !attn_cli_parse_int ("--generate", raw->generate, 0, 100000,
+                               &o->generate, error))
+      || (raw->temperature != NULL
+          && !parse_number ("--temperature", raw->temperature, 0, 100,
+                            &o->temperature, error))
+      || (raw->top_k != NULL
+          && !attn_cli_parse_int ("--top-k", raw->top_k, 1, G_MAXINT,
+                                  &o->top_k, error))
+      || (raw->top_p != NULL
+          && !parse_number ("--top-p", raw->top_p, 1e-6, 1, &o->top_p,
+                            error))
+      || (raw->seed != NULL
+          && !attn_cli_parse_int ("--seed", raw->seed, 0, G_MAXINT, &seed,
+                                  error))
+      || (raw->max_trace_mb != NULL
+          && !parse_number ("--max-trace-mb", raw->max_trace_mb, 1, 1e9,
+                            &o->max_trace_mb, error)))
+    return FALSE;
+  o->seed = (guint32) seed;
+  if ((raw->top_k != NULL || raw->top_p != NULL || raw->seed != NULL)
+      && !(o->temperature > 0))
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "%s applies to sampling: give --temperature X "
+                        "(above 0) too; without it generation is greedy",
+                        raw->top_k != NULL   ? "--top-k"
+                        : raw->top_p != NULL ? "--top-p"
+                                             : "--seed");
   return TRUE;
 }
 
@@ -1034,6 +1122,8 @@ check_command (AttnCliOptions *o, const RawArgs *raw, GError **error)
           && !attn_cli_parse_int ("--beam", raw->beam, 1,
                                   ATTN_MAX_BEAM_WIDTH, &o->beam, error))
         return FALSE;
+      if (!check_gpt2_options (o, raw, error))
+        return FALSE;
       o->json = raw->json;
       if (o->json && (o->output != NULL || o->atlas != NULL))
         return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
@@ -1064,6 +1154,12 @@ check_command (AttnCliOptions *o, const RawArgs *raw, GError **error)
       if (o->output == NULL && o->atlas == NULL)
         return usage_error (error, ATTN_CLI_ERROR_MISSING,
                             "export needs -o FILE or --atlas FILE");
+      if (!check_gpt2_options (o, raw, error))
+        return FALSE;
+      if (o->trace != NULL && o->gpt2_option != NULL)
+        return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                            "%s applies to a model run: --trace exports a "
+                            "saved trace", o->gpt2_option);
       return TRUE;
 
     case ATTN_CLI_COMMAND_TRAIN:
@@ -1126,6 +1222,8 @@ attn_cli_options_parse (AttnCliCommand command, int argc, char **argv,
   o->seq[2] = 1024;
 
   o->beam = 1;
+  o->top_p = 1.0;
+  o->max_trace_mb = ATTN_CLI_MAX_TRACE_MB;
 
   RawArgs raw = { 0 };
   if (command == ATTN_CLI_COMMAND_TRAIN)
@@ -1167,6 +1265,7 @@ attn_cli_options_free (AttnCliOptions *options)
   g_free (options->atlas);
   g_free (options->seq);
   g_strfreev (options->models);
+  g_free (options->gpt2);
   g_clear_pointer (&options->train, attn_cli_train_free);
   g_free (options->command_line);
   g_free (options);

@@ -135,6 +135,17 @@ typedef struct {
   int beam;      /* --beam: beam width, 1 (greedy) when not given */
   gboolean json; /* --json: the whole trace on stdout */
 
+  /* run, export --model: GPT-2 models (attn-gpt2.h) */
+  int generate;        /* --generate: tokens generated after the text, 0 */
+  double temperature;  /* --temperature: 0 (greedy) when not given */
+  int top_k;           /* --top-k: 0 (all) when not given */
+  double top_p;        /* --top-p: 1 (all) when not given */
+  guint32 seed;        /* --seed: of the sampler, 0 when not given */
+  double max_trace_mb; /* --max-trace-mb: a larger trace is refused before
+                        * the run; ATTN_CLI_MAX_TRACE_MB when not given */
+  const char *gpt2_option; /* the first of those given ("--generate", ...),
+                            * or NULL: a built-in model refuses them */
+
   /* train: its own options (app/attn-cli-train.h) */
   struct _AttnCliTrain *train;
   char *command_line; /* argv as the user typed it, for the model card */
@@ -157,7 +168,13 @@ typedef struct {
   int warmup;      /* --warmup: training steps before timing */
   int batch;       /* --batch: examples per training step */
   int sentences;   /* --sentences: test sentences translated */
+  char *gpt2;      /* --gpt2 DIR: time a GPT-2 folder's forward pass at
+                    * each --seq T instead; NULL when not given */
 } AttnCliOptions;
+
+/* Default of --max-trace-mb: a 1,024-token trace of gpt2 (12 x 12 heads)
+ * takes 604 MB and passes; gpt2-medium's (24 x 16) 1.6 GB does not. */
+#define ATTN_CLI_MAX_TRACE_MB 1024.0
 
 /* Parses argv (argv[0] is the subcommand's name; nothing of argv is
  * changed) for `command`. NULL with an ATTN_CLI_ERROR or G_OPTION_ERROR on

@@ -271,8 +271,8 @@ static const FailCase failure_cases[] = {
   { { "train", "--resume", "-o", "@D@/m.safetensors" }, 1,
     "m.safetensors: header length", "m.safetensors" },
   { { "info", "--model", "@D@" }, 1,
-    "cannot open model “@D@” (folder @D@): model folders (Hugging Face "
-    "GPT-2) are not readable in this build yet" },
+    "cannot open model “@D@” (folder @D@): not a model folder: it has no "
+    "config.json of a GPT-2 model" },
   { { "info", "--model", "tiny" }, 1,
     "cannot open model “tiny” (bundled model @D@/tiny.safetensors): header "
     "length", "tiny.safetensors" },
