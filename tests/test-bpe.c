@@ -1052,6 +1052,123 @@ test_dir (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* Mutated files (bytes changed, cut, repeated): each either fails with an
+ * error or loads a tokenizer for which decode (encode (s)) is s. */
+static void
+mutate (GByteArray *data, GRand *rng)
+{
+  static const guint8 interesting[]
+      = { '"', '\\', '{', '}', '[', ']',  ',',  ':',  '0',  '9',
+          '-', 'u',  'e', '.', ' ', '\n', 0x00, 0x80, 0xC3, 0xFF };
+  int n = g_rand_boolean (rng) ? 1 : g_rand_int_range (rng, 2, 4);
+  for (int k = 0; k < n && data->len > 0; k++)
+    {
+      guint at = (guint)g_rand_int_range (rng, 0, (gint32)data->len);
+      guint span = (guint)g_rand_int_range (rng, 1, 16);
+      span = MIN (span, data->len - at);
+      switch (g_rand_int_range (rng, 0, 6))
+        {
+        case 4:
+          /* JSON whitespace, which may land between tokens or in one. */
+          g_array_insert_vals ((GArray *)data, at,
+                               &" \t\r\n"[g_rand_int_range (rng, 0, 4)], 1);
+          break;
+        case 5:
+          {
+            /* A stretch moved elsewhere (merge lines change rank). */
+            g_autofree guint8 *cut = g_memdup2 (data->data + at, span);
+            g_byte_array_remove_range (data, at, span);
+            guint to = (guint)g_rand_int_range (rng, 0, (gint32)data->len + 1);
+            g_array_insert_vals ((GArray *)data, to, cut, span);
+          }
+          break;
+        case 0:
+          data->data[at] = interesting[g_rand_int_range (
+              rng, 0, G_N_ELEMENTS (interesting))];
+          break;
+        case 1:
+          data->data[at] = (guint8)g_rand_int_range (rng, 0, 256);
+          break;
+        case 2:
+          g_byte_array_remove_range (data, at, span);
+          break;
+        default:
+          {
+            g_autofree guint8 *copy = g_memdup2 (data->data + at, span);
+            g_byte_array_append (data, copy, span);
+          }
+          break;
+        }
+    }
+}
+
+static void
+check_fuzzed (AttnBpe *bpe, GError *error, guint *loaded, guint *refused)
+{
+  if (bpe == NULL)
+    {
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == ATTN_ERROR);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      (*refused)++;
+      return;
+    }
+  g_assert_null (error);
+  const char *text = "hello world <|endoftext|> 注意 🙂 x\t\n";
+  for (int f = 0; f < 2; f++)
+    {
+      g_autoptr (GArray) ids
+          = encode (bpe, text, f ? ATTN_BPE_ENCODE_SPECIAL : 0, NULL);
+      assert_round_trip (bpe, text, ids);
+    }
+  (*loaded)++;
+}
+
+static void
+test_fuzz (void)
+{
+  g_autofree char *vocab
+      = vocab_json (hello_merges, G_N_ELEMENTS (hello_merges), TRUE, -1, NULL);
+  g_autofree char *merges
+      = merges_text (hello_merges, G_N_ELEMENTS (hello_merges));
+  GString *list = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (hello_merges); i++)
+    g_string_append_printf (list, "%s\"%s\"", i ? "," : "", hello_merges[i]);
+  g_autofree char *tokenizer = g_strdup_printf (
+      "{\"added_tokens\":[{\"id\":265,\"content\":\"<|endoftext|>\"}],"
+      "\"model\":{\"type\":\"BPE\",\"vocab\":%s,\"merges\":[%s]}}",
+      vocab, list->str);
+  g_string_free (list, TRUE);
+  g_autoptr (GRand) rng = g_rand_new_with_seed (99);
+  guint loaded = 0, refused = 0;
+  for (int i = 0; i < 3000; i++)
+    {
+      int which = i % 3;
+      const char *base = which == 0 ? vocab : which == 1 ? merges : tokenizer;
+      g_autoptr (GByteArray) data = g_byte_array_new ();
+      g_byte_array_append (data, (const guint8 *)base, strlen (base));
+      mutate (data, rng);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (AttnBpe) bpe = NULL;
+      if (which == 0)
+        bpe = attn_bpe_new_from_data ((const char *)data->data, data->len,
+                                      "vocab.json", merges, strlen (merges),
+                                      "merges.txt", &error);
+      else if (which == 1)
+        bpe = attn_bpe_new_from_data (vocab, strlen (vocab), "vocab.json",
+                                      (const char *)data->data, data->len,
+                                      "merges.txt", &error);
+      else
+        bpe = attn_bpe_new_from_tokenizer_json_data (
+            (const char *)data->data, data->len, "tokenizer.json", &error);
+      check_fuzzed (bpe, error, &loaded, &refused);
+    }
+  /* Both outcomes must occur, or the mutations test nothing. */
+  g_assert_cmpuint (loaded, >, 50);
+  g_assert_cmpuint (refused, >, 1000);
+  g_test_message ("%u mutated files loaded, %u refused", loaded, refused);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 typedef struct
@@ -1446,6 +1563,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &bad_json_cases[i], test_bad_json);
     }
   g_test_add_func ("/attn/bpe/dir", test_dir);
+  g_test_add_func ("/attn/bpe/fuzz", test_fuzz);
   g_test_add_func ("/attn/bpe/threads", test_threads);
   g_test_add_func ("/attn/bpe/hello-world", test_hello_world);
   for (guint i = 0; i < G_N_ELEMENTS (known_cases); i++)
