@@ -863,6 +863,29 @@ test_model_typing (void)
   destroy_window (window);
 }
 
+/* attnscope --text: the given text runs first, once; the next model opened
+ * runs its own example. */
+static void
+test_initial_text (void)
+{
+  g_autoptr (AttnModel) model = attn_ui_test_new_model ("initial-test", 20,
+                                                        "23 Nov 2026");
+  g_autofree char *path = attn_ui_test_save_model (model,
+                                                   attn_ui_test_model_dir ());
+  AttnWindow *window = new_window ();
+  attn_window_set_initial_text (window, "2026年11月23日");
+  attn_window_open_model (window, path);
+  TraceWait wait = { window, "2026年11月23日" };
+  attn_ui_test_wait (trace_has_source, &wait, 20000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->text_entry)),
+                   ==, "2026年11月23日");
+  attn_window_open_model (window, path);
+  wait.source_text = "23 Nov 2026";
+  attn_ui_test_wait (trace_has_source, &wait, 20000);
+  g_unlink (path);
+  destroy_window (window);
+}
+
 typedef struct {
   GtkWindow *dialog;
 } DialogWait;
@@ -1061,6 +1084,7 @@ main (int argc, char **argv)
                    test_accessible_description);
   g_test_add_func ("/attn/window/export", test_export);
   g_test_add_func ("/attn/window/model-typing", test_model_typing);
+  g_test_add_func ("/attn/window/initial-text", test_initial_text);
   g_test_add_func ("/attn/window/bad-model-keeps-previous",
                    test_bad_model_keeps_previous);
   g_test_add_func ("/attn/window/app-starts-on-default",

@@ -67,13 +67,14 @@ attn_application_command_line (GApplication *app,
 {
   GVariantDict *options = g_application_command_line_get_options_dict (
       cmdline);
-  const char *model = NULL, *trace = NULL, *view_name = NULL;
+  const char *model = NULL, *trace = NULL, *view_name = NULL, *text = NULL;
   gboolean presentation = FALSE;
   g_autofree const char **files = NULL;
   g_variant_dict_lookup (options, "model", "&s", &model);
   g_variant_dict_lookup (options, "trace", "^&ay", &trace);
   g_variant_dict_lookup (options, "view", "&s", &view_name);
   g_variant_dict_lookup (options, "presentation", "b", &presentation);
+  g_variant_dict_lookup (options, "text", "&s", &text);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&ay", &files);
 
   AttnViewKind view = ATTN_VIEW_HEATMAP;
@@ -89,7 +90,18 @@ attn_application_command_line (GApplication *app,
 
   if (model == NULL && trace == NULL && (files == NULL || files[0] == NULL))
     {
-      g_application_activate (app);
+      GtkWindow *before = gtk_application_get_active_window (
+          GTK_APPLICATION (app));
+      if (text != NULL && before == NULL)
+        {
+          /* A new window on the default model, typing the given text. */
+          AttnWindow *window = new_window (app);
+          attn_window_set_initial_text (window, text);
+          if (default_model_exists ())
+            attn_window_open_model (window, ATTN_DEFAULT_MODEL);
+        }
+      else
+        g_application_activate (app);
       GtkWindow *active = gtk_application_get_active_window (
           GTK_APPLICATION (app));
       if (view_name != NULL && ATTN_IS_WINDOW (active))
@@ -100,6 +112,7 @@ attn_application_command_line (GApplication *app,
     }
 
   AttnWindow *window = new_window (app);
+  attn_window_set_initial_text (window, text);
   attn_window_set_view (window, view);
   if (presentation)
     attn_window_set_presentation (window, TRUE);
@@ -262,6 +275,8 @@ attn_application_init (AttnApplication *self)
       "Open a saved trace (.json) without its model", "FILE" },
     { "view", 0, 0, G_OPTION_ARG_STRING, NULL,
       "Start on VIEW: heatmap, alignment, head, model or step", "VIEW" },
+    { "text", 0, 0, G_OPTION_ARG_STRING, NULL,
+      "Run the model on TEXT first, instead of its example", "TEXT" },
     { "presentation", 0, 0, G_OPTION_ARG_NONE, NULL,
       "Start in presentation mode (fullscreen, large type; F11 toggles)",
       NULL },

@@ -1,7 +1,7 @@
 /* attn-application.h: the Attnscope application (io.github.attnscope.Attnscope).
  *
  * Command line: attnscope [--model MODEL] [--trace FILE] [--view VIEW]
- * [--presentation] [FILE...]. MODEL is a model file, a folder or a bundled model's name;
+ * [--text TEXT] [--presentation] [FILE...]. MODEL is a model file, a folder or a bundled model's name;
  * FILEs are opened by their kind (.json as a trace, anything else as a
  * model); VIEW is spelled as the CLI spells it (heatmap, alignment, head,
  * model, step). Without any, a

@@ -52,6 +52,7 @@ struct _AttnWindow
   gboolean updating_controls;     /* set while code moves the controls */
   GMenu *model_menu;
   char *example_text;             /* the loaded model's example */
+  char *initial_text;             /* for the next model, or NULL */
   char *last_toast;               /* the message of the latest toast */
   char *prefs_path;               /* attn_preferences_path () */
   gint64 draw_pending_since;      /* a new trace waits to be painted: when

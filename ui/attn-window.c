@@ -961,6 +961,7 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_pointer (&self->trace_path, g_free);
   g_free (self->example_text);
   self->example_text = example_for_card (model->card_json);
+  g_autofree char *first_text = g_steal_pointer (&self->initial_text);
   g_autofree char *name = g_strdup (model->name);
   attn_runner_set_model (self->runner, model);
 
@@ -969,8 +970,16 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_widget_set_sensitive (GTK_WIDGET (self->text_entry), TRUE);
   gtk_entry_set_placeholder_text (self->text_entry, "Type a sentence");
   gtk_stack_set_visible_child_name (self->main_stack, "content");
-  set_text_now (self, self->example_text);
+  set_text_now (self, first_text != NULL ? first_text : self->example_text);
   gtk_widget_grab_focus (GTK_WIDGET (self->text_entry));
+}
+
+void
+attn_window_set_initial_text (AttnWindow *self, const char *text)
+{
+  g_return_if_fail (ATTN_IS_WINDOW (self));
+  g_free (self->initial_text);
+  self->initial_text = g_strdup (text);
 }
 
 void
@@ -1509,6 +1518,7 @@ attn_window_finalize (GObject *object)
   AttnWindow *self = ATTN_WINDOW (object);
   g_free (self->trace_path);
   g_free (self->example_text);
+  g_free (self->initial_text);
   g_free (self->last_toast);
   g_free (self->prefs_path);
   g_clear_object (&self->model_menu);

@@ -26,6 +26,10 @@ AttnWindow *attn_window_new (GtkApplication *app);
  * the file and the problem, and the previous model stays. */
 void attn_window_open_model (AttnWindow *self, const char *ref);
 
+/* The text the next model opened runs first, instead of its example
+ * (for `attnscope --text`). */
+void attn_window_set_initial_text (AttnWindow *self, const char *text);
+
 /* Shows a saved trace without its model (the entry is off until a model is
  * opened). FALSE with the loader's error, the window unchanged. */
 gboolean attn_window_open_trace (AttnWindow *self, const char *path,
