@@ -708,6 +708,32 @@ test_hf_fake (void)
   g_assert_cmpuint (trace->steps->len, ==, 5);
   const AttnStep *s0 = g_ptr_array_index (trace->steps, 0);
   g_assert_cmpint (s0->emitted.id, ==, 995);
+
+  /* Chinese and emoji: tokens holding part of a character show the whole
+   * character, spans overlapping, and the trace still validates. */
+  const char *zh = "注意力 🙂!";
+  g_autoptr (AttnTrace) t2 = attn_gpt2_run (m, zh, &o, &error);
+  g_assert_no_error (error);
+  g_assert_true (attn_trace_validate (t2, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (t2->target_text, zh));
+  guint n_zh = attn_trace_n_tokens (t2, ATTN_SIDE_TARGET) - 3;
+  g_assert_cmpuint (n_zh, >, 4);
+  gboolean saw_emoji = FALSE;
+  for (guint i = 0; i < n_zh; i++)
+    {
+      const AttnToken *t = attn_trace_get_token (t2, ATTN_SIDE_TARGET, i);
+      g_assert_true (g_utf8_validate (t->text, -1, NULL));
+      g_assert_null (strstr (t->text, "\xef\xbf\xbd")); /* no U+FFFD */
+      saw_emoji |= strstr (t->text, "🙂") != NULL;
+    }
+  g_assert_true (saw_emoji);
+
+  g_assert_null (attn_gpt2_run (m, "", &o, &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TEXT);
+  g_clear_error (&error);
+  g_assert_null (attn_gpt2_run (m, "ab\xc3", &o, &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TEXT);
 }
 
 int
