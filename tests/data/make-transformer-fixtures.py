@@ -314,4 +314,6 @@ def main():
     make(True, weights)
 
 
-main()
+# Imported (bench/bench-train-vs-torch.py reuses Model), it writes nothing.
+if __name__ == '__main__':
+    main()
