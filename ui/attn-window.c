@@ -971,7 +971,10 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_entry_set_placeholder_text (self->text_entry, "Type a sentence");
   gtk_stack_set_visible_child_name (self->main_stack, "content");
   set_text_now (self, first_text != NULL ? first_text : self->example_text);
+  /* The cursor at the end, nothing selected: editing the example (another
+   * day, another spelling) is the usual next step. */
   gtk_widget_grab_focus (GTK_WIDGET (self->text_entry));
+  gtk_editable_select_region (GTK_EDITABLE (self->text_entry), -1, -1);
 }
 
 void
