@@ -850,6 +850,23 @@ test_model_typing (void)
   g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
                             "cut to the model’s limit of 19 characters"));
 
+  /* A 100,000-character paste of a character the model does not know:
+   * cut, reported, and only the part that ran is marked. */
+  g_autofree char *paste = g_strnfill (100000, '#');
+  gtk_editable_set_text (GTK_EDITABLE (window->text_entry), paste);
+  wait.source_text = "###################";
+  attn_ui_test_wait (trace_has_source, &wait, 20000);
+  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
+                            "cut to the model’s limit of 19 characters"));
+  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
+                            "“#”"));
+  attrs = gtk_entry_get_attributes (window->text_entry);
+  g_autoptr (GSList) marks = pango_attr_list_get_attributes (attrs);
+  /* An underline and a colour for each of the 19 characters that ran. */
+  g_assert_cmpuint (g_slist_length (marks), ==, 2 * 19);
+  g_slist_free_full (g_steal_pointer (&marks),
+                     (GDestroyNotify) pango_attribute_destroy);
+
   /* Empty text: a message, no trace, nothing to export. */
   gtk_editable_set_text (GTK_EDITABLE (window->text_entry), "  ");
   attn_ui_test_wait (window_shows_message, window, 1000);

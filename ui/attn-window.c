@@ -759,20 +759,23 @@ attn_window_get_trace (AttnWindow *self)
 }
 
 /* Marks the characters the model does not know in the entry (wavy red
- * underline), so the user sees which ones were read as <unk>. */
+ * underline), so the user sees which ones were read as <unk>: within the
+ * first run_len bytes, the part that ran (a cut text's rest was not read
+ * at all, and marking all of a long paste would cost more than the run). */
 static void
-mark_unknown (AttnWindow *self, GPtrArray *unknown)
+mark_unknown (AttnWindow *self, GPtrArray *unknown, gsize run_len)
 {
   const char *text = gtk_editable_get_text (GTK_EDITABLE (self->text_entry));
+  run_len = MIN (run_len, strlen (text));
   PangoAttrList *attrs = pango_attr_list_new ();
   for (guint i = 0; unknown != NULL && i < unknown->len; i++)
     {
       const char *u = g_ptr_array_index (unknown, i);
       gsize len = strlen (u);
-      if (len == 0)
+      if (len == 0 || len > run_len)
         continue;
-      for (const char *p = strstr (text, u); p != NULL;
-           p = strstr (p + len, u))
+      for (const char *p = g_strstr_len (text, run_len, u); p != NULL;
+           p = g_strstr_len (p + len, run_len - (p + len - text), u))
         {
           PangoAttribute *a = pango_attr_underline_new (PANGO_UNDERLINE_ERROR);
           a->start_index = p - text;
@@ -818,7 +821,7 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
       g_string_append_c (notice, '.');
     }
   set_notice (self, notice->str);
-  mark_unknown (self, result->unknown);
+  mark_unknown (self, result->unknown, strlen (result->text));
 
   if (result->trace == NULL)
     {
