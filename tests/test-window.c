@@ -595,18 +595,20 @@ test_accessible_description (void)
   g_assert_cmpstr (attn_attention_view_get_accessible_label (heatmap), ==,
                    "Heatmap of cross-attention, layer 1, mean of heads");
 
-  /* The model grid names the layer and head of each strongest link. */
+  /* The model grid names the layer and head of each strongest link; it is
+   * described once shown (describing ranks every weight of every head). */
   const char *grid = attn_attention_view_get_accessible_description (
-      window->views[ATTN_VIEW_MODEL]);
+      shown_view (window, ATTN_VIEW_MODEL));
   g_autofree char *grid_link = g_strdup_printf (
       "“%s” → “%s” %.2f (layer 1, head 0)", q->text, k->text,
       b->weights[best]);
   g_assert_nonnull (strstr (grid, grid_link));
 
-  /* The step view names what the step emitted. */
+  /* The step view names what the step emitted, and follows the step. */
+  AttnAttentionView *step_view = shown_view (window, ATTN_VIEW_STEP);
   gtk_spin_button_set_value (window->step_spin, 4);
   const char *step = attn_attention_view_get_accessible_description (
-      window->views[ATTN_VIEW_STEP]);
+      step_view);
   g_assert_nonnull (strstr (step, "Step 4 emits “-” with probability 97%"));
   destroy_window (window);
 }

@@ -17,6 +17,9 @@ G_DEFINE_ENUM_TYPE (AttnViewKind, attn_view_kind,
 
 /* How many links the accessible description names. */
 #define N_STRONGEST 3
+/* The model grid ranks links over every head only up to this many weights
+ * (a 12 x 12 GPT-2 at 1,024 tokens has 150 million). */
+#define MAX_RANKED_WEIGHTS (1 << 22)
 
 struct _AttnAttentionView
 {
@@ -30,6 +33,7 @@ struct _AttnAttentionView
 
   char *accessible_label;
   char *accessible_description;
+  gboolean accessible_stale; /* to redo when next mapped */
   char *render_error;
 
   /* Kept between redraws so that a hover, a selected token or a resize
@@ -259,6 +263,14 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
   int n_layers = 0, n_heads = 0;
   Link best[N_STRONGEST];
   int n_best = 0;
+  gsize n_weights = 0;
+  for (guint i = 0; i < trace->blocks->len; i++)
+    {
+      const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
+      if (b->kind == self->sel.kind)
+        n_weights += (gsize) b->n_heads * b->n_queries * b->n_keys;
+    }
+  gboolean rank = n_weights <= MAX_RANKED_WEIGHTS;
   for (guint i = 0; i < trace->blocks->len; i++)
     {
       const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
@@ -266,7 +278,7 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
         continue;
       n_layers++;
       n_heads = MAX (n_heads, b->n_heads);
-      for (int h = 0; h < b->n_heads; h++)
+      for (int h = 0; rank && h < b->n_heads; h++)
         {
           AttnSelection s = self->sel;
           s.layer = b->layer;
@@ -281,7 +293,10 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
   g_string_printf (desc, "Every head of %s in %s, one thumbnail per layer "
                    "and head.", kind_title (self->sel.kind),
                    trace->model_name);
-  append_links (desc, trace, self->sel.kind, best, n_best, TRUE);
+  if (rank)
+    append_links (desc, trace, self->sel.kind, best, n_best, TRUE);
+  else
+    g_string_append (desc, " Open a head for its strongest links.");
 }
 
 static void
@@ -321,7 +336,7 @@ describe_step (AttnAttentionView *self, const AttnViewMatrix *m,
 }
 
 static void
-update_accessible (AttnAttentionView *self)
+update_accessible_now (AttnAttentionView *self)
 {
   g_autoptr (GString) label = g_string_new (NULL);
   g_autoptr (GString) desc = g_string_new (NULL);
@@ -381,6 +396,26 @@ update_accessible (AttnAttentionView *self)
                                   self->accessible_label,
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
                                   self->accessible_description, -1);
+  self->accessible_stale = FALSE;
+}
+
+/* Describing ranks every weight shown: done for the view on screen, and
+ * for the others when they are mapped (a view stack shows one). */
+static void
+update_accessible (AttnAttentionView *self)
+{
+  self->accessible_stale = TRUE;
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    update_accessible_now (self);
+}
+
+static void
+attn_attention_view_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (attn_attention_view_parent_class)->map (widget);
+  AttnAttentionView *self = ATTN_ATTENTION_VIEW (widget);
+  if (self->accessible_stale)
+    update_accessible_now (self);
 }
 
 const char *
@@ -505,10 +540,16 @@ attn_attention_view_set_selection (AttnAttentionView *self,
 {
   g_return_if_fail (ATTN_IS_ATTENTION_VIEW (self));
   g_return_if_fail (sel != NULL);
-  if (!same_matrix (&self->sel, sel))
+  gboolean same = same_matrix (&self->sel, sel);
+  gboolean same_step = self->sel.step == sel->step;
+  if (!same)
     g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
   self->sel = *sel;
-  changed (self);
+  clear_hover (self);
+  /* A selected token changes the drawing, not what is described. */
+  if (!same || !same_step)
+    update_accessible (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 const AttnSelection *
@@ -940,7 +981,7 @@ static void
 attn_attention_view_constructed (GObject *object)
 {
   G_OBJECT_CLASS (attn_attention_view_parent_class)->constructed (object);
-  update_accessible (ATTN_ATTENTION_VIEW (object));
+  update_accessible_now (ATTN_ATTENTION_VIEW (object));
 }
 
 static void
@@ -979,6 +1020,7 @@ attn_attention_view_class_init (AttnAttentionViewClass *klass)
   object_class->finalize = attn_attention_view_finalize;
 
   widget_class->snapshot = attn_attention_view_snapshot;
+  widget_class->map = attn_attention_view_map;
   widget_class->measure = attn_attention_view_measure;
   widget_class->css_changed = attn_attention_view_css_changed;
 
