@@ -905,6 +905,60 @@ test_initial_text (void)
   destroy_window (window);
 }
 
+/* Drops files on the window through its drop target, as GTK does when a
+ * file manager's drag ends there. */
+static gboolean
+drop_file (AttnWindow *window, const char *path)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (
+      GTK_WIDGET (window));
+  GtkDropTarget *target = NULL;
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GObject) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (c))
+        target = GTK_DROP_TARGET (c);
+    }
+  g_assert_nonnull (target);
+  g_assert_true (g_type_is_a (GDK_TYPE_FILE_LIST,
+                              gtk_drop_target_get_gtypes (target, NULL)[0]));
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  GSList *files = g_slist_prepend (NULL, file);
+  GValue value = G_VALUE_INIT;
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_take_boxed (&value, gdk_file_list_new_from_list (files));
+  g_slist_free (files);
+  gboolean accepted = FALSE;
+  g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  g_value_unset (&value);
+  return accepted;
+}
+
+static void
+test_drop_files (void)
+{
+  AttnWindow *window = new_window ();
+  /* A .json is a trace... */
+  g_autofree char *trace = attn_test_data_path (TRACE_FILE);
+  g_assert_true (drop_file (window, trace));
+  g_assert_nonnull (attn_window_get_trace (window));
+  g_assert_cmpstr (attn_window_get_trace (window)->source_text, ==,
+                   "2026年11月23日");
+  /* ...anything else a model. */
+  g_autoptr (AttnModel) model = attn_ui_test_new_model ("dropped", 20,
+                                                        "9 Sep 1999");
+  g_autofree char *dir = g_dir_make_tmp ("attnscope-drop-XXXXXX", NULL);
+  g_autofree char *path = attn_ui_test_save_model (model, dir);
+  g_assert_true (drop_file (window, path));
+  TraceWait wait = { window, "9 Sep 1999" };
+  attn_ui_test_wait (trace_has_source, &wait, 20000);
+  g_assert_cmpstr (gtk_menu_button_get_label (window->model_button), ==,
+                   "dropped");
+  g_unlink (path);
+  g_rmdir (dir);
+  destroy_window (window);
+}
+
 typedef struct {
   GtkWindow *dialog;
 } DialogWait;
@@ -1104,6 +1158,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/export", test_export);
   g_test_add_func ("/attn/window/model-typing", test_model_typing);
   g_test_add_func ("/attn/window/initial-text", test_initial_text);
+  g_test_add_func ("/attn/window/drop-files", test_drop_files);
   g_test_add_func ("/attn/window/bad-model-keeps-previous",
                    test_bad_model_keeps_previous);
   g_test_add_func ("/attn/window/app-starts-on-default",
