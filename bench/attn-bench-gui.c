@@ -22,7 +22,8 @@ static int n_keystrokes = 40;
 /* Typed again and again, one character per keystroke. */
 static const char typed[] = "Saturday, 23 November 2026";
 
-typedef struct {
+typedef struct
+{
   AttnApplication *app;
   AttnWindow *window;
   GdkFrameClock *clock;
@@ -30,13 +31,13 @@ typedef struct {
   gint64 first_paint;   /* 0 until the first trace is painted */
   GArray *latencies_ms; /* of double */
   int typed_count;
-  guint64 awaited;      /* generation of the keystroke being measured */
+  guint64 awaited; /* generation of the keystroke being measured */
 } Bench;
 
 static int
 compare_doubles (const void *a, const void *b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
@@ -81,7 +82,7 @@ type_next (gpointer data)
       g_application_quit (G_APPLICATION (b->app));
       return G_SOURCE_REMOVE;
     }
-  int len = 1 + b->typed_count % (int) (sizeof typed - 1);
+  int len = 1 + b->typed_count % (int)(sizeof typed - 1);
   g_autofree char *text = g_strndup (typed, len);
   b->typed_count++;
   gtk_editable_set_text (GTK_EDITABLE (b->window->text_entry), text);
@@ -118,13 +119,12 @@ on_window_shown (GtkApplication *app, GtkWindow *window, Bench *b)
 int
 main (int argc, char **argv)
 {
-  const GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_STRING, &model_ref,
-      "Model to open (default " ATTN_DEFAULT_MODEL ")", "MODEL" },
-    { "keystrokes", 0, 0, G_OPTION_ARG_INT, &n_keystrokes,
-      "Keystrokes to time (default 40)", "N" },
-    { NULL }
-  };
+  const GOptionEntry entries[]
+      = { { "model", 0, 0, G_OPTION_ARG_STRING, &model_ref,
+            "Model to open (default " ATTN_DEFAULT_MODEL ")", "MODEL" },
+          { "keystrokes", 0, 0, G_OPTION_ARG_INT, &n_keystrokes,
+            "Keystrokes to time (default 40)", "N" },
+          { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
@@ -143,15 +143,15 @@ main (int argc, char **argv)
   g_signal_connect (b.app, "window-added", G_CALLBACK (on_window_added), &b);
   g_signal_connect_after (b.app, "window-added", G_CALLBACK (on_window_shown),
                           &b);
-  char *app_argv[] = { argv[0], (char *) "--model", (char *) model_ref,
-                       NULL };
+  char *app_argv[] = { argv[0], (char *)"--model", (char *)model_ref, NULL };
   int status = g_application_run (G_APPLICATION (b.app), 3, app_argv);
 
   gint64 start = attn_application_get_start_time (b.app);
   if (b.first_paint == 0)
     {
-      fprintf (stderr, "attn-bench-gui: no trace was ever painted (is “%s” "
-                       "a model that loads?)\n",
+      fprintf (stderr,
+               "attn-bench-gui: no trace was ever painted (is “%s” "
+               "a model that loads?)\n",
                model_ref);
       return 1;
     }

@@ -61,12 +61,19 @@ AttnModel *
 attn_ui_test_new_model (const char *name, int max_len, const char *example)
 {
   g_autoptr (GArray) chars = attn_task_charset (ATTN_TASK_DATES);
-  AttnVocab *vocab = attn_vocab_new_from_chars ((const gunichar *) chars->data,
-                                                chars->len);
+  AttnVocab *vocab
+      = attn_vocab_new_from_chars ((const gunichar *)chars->data, chars->len);
   AttnModelConfig config = {
-    .arch = ATTN_ARCH_TRANSFORMER, .V = attn_vocab_size (vocab),
-    .max_len = max_len, .C = 16, .NH = 2, .L_enc = 2, .L_dec = 2, .F = 32,
-    .pre_norm = TRUE, .attention = ATTN_MECHANISM_SCALED_DOT_PRODUCT,
+    .arch = ATTN_ARCH_TRANSFORMER,
+    .V = attn_vocab_size (vocab),
+    .max_len = max_len,
+    .C = 16,
+    .NH = 2,
+    .L_enc = 2,
+    .L_dec = 2,
+    .F = 32,
+    .pre_norm = TRUE,
+    .attention = ATTN_MECHANISM_SCALED_DOT_PRODUCT,
     .dropout = 0.0f,
   };
   g_autoptr (GError) error = NULL;
@@ -94,7 +101,7 @@ void
 attn_ui_test_wait (gboolean (*cond) (gpointer data), gpointer data,
                    guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   while (!cond (data))
     {
       if (g_get_monotonic_time () > deadline)

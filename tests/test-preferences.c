@@ -63,8 +63,8 @@ test_round_trip (void)
 
   g_autofree char *text = NULL;
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  g_autofree char *with_extra = g_strconcat (text, "\n[future]\nknob=3\n",
-                                             NULL);
+  g_autofree char *with_extra
+      = g_strconcat (text, "\n[future]\nknob=3\n", NULL);
   g_assert_true (g_file_set_contents (path, with_extra, -1, NULL));
 
   g_autoptr (AttnPreferences) q = attn_preferences_load (path, &error);
@@ -93,7 +93,8 @@ test_round_trip (void)
 
 /* Each damaged value falls back to its default; the sound ones are still
  * read. */
-typedef struct {
+typedef struct
+{
   const char *name;
   const char *text;
 } BadCase;
@@ -135,8 +136,8 @@ static void
 test_unparsable (void)
 {
   g_autofree char *path = path_in_dir ("garbage.ini");
-  g_assert_true (g_file_set_contents (path, "[[[ not a key file\n\x01", -1,
-                                      NULL));
+  g_assert_true (
+      g_file_set_contents (path, "[[[ not a key file\n\x01", -1, NULL));
   g_autoptr (GError) error = NULL;
   g_autoptr (AttnPreferences) p = attn_preferences_load (path, &error);
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
@@ -174,8 +175,8 @@ test_unwritable (void)
   /* Root can write anywhere, but not below a regular file. */
   g_autofree char *file = path_in_dir ("a-file");
   g_assert_true (g_file_set_contents (file, "x", -1, NULL));
-  g_autofree char *path = g_build_filename (file, "sub", "preferences.ini",
-                                            NULL);
+  g_autofree char *path
+      = g_build_filename (file, "sub", "preferences.ini", NULL);
   g_autoptr (AttnPreferences) p = attn_preferences_new ();
   g_autoptr (GError) error = NULL;
   g_assert_false (attn_preferences_save (p, path, &error));
@@ -191,8 +192,8 @@ test_scheme_names (void)
   AttnColorScheme s;
   for (int i = ATTN_COLOR_SCHEME_SYSTEM; i <= ATTN_COLOR_SCHEME_DARK; i++)
     {
-      g_assert_true (attn_color_scheme_from_string (
-          attn_color_scheme_to_string (i), &s));
+      g_assert_true (
+          attn_color_scheme_from_string (attn_color_scheme_to_string (i), &s));
       g_assert_cmpint (s, ==, i);
     }
   g_assert_false (attn_color_scheme_from_string ("Dark", &s));
@@ -209,8 +210,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/preferences/round-trip", test_round_trip);
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
     {
-      g_autofree char *name = g_strdup_printf ("/attn/preferences/bad/%s",
-                                               bad_cases[i].name);
+      g_autofree char *name
+          = g_strdup_printf ("/attn/preferences/bad/%s", bad_cases[i].name);
       g_test_add_data_func (name, &bad_cases[i], test_bad_value);
     }
   g_test_add_func ("/attn/preferences/unparsable", test_unparsable);

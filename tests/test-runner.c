@@ -9,7 +9,8 @@
 #include "tests/attn-ui-test-util.h"
 #include "ui/attn-runner.h"
 
-typedef struct {
+typedef struct
+{
   int n_finished;
   guint64 generation;
   char *text;
@@ -38,13 +39,13 @@ on_finished (AttnRunner *runner, AttnRunResult *result, Seen *seen)
   seen->text = g_strdup (result->text);
   seen->truncated = result->truncated;
   seen->max_chars = result->max_chars;
-  seen->n_source_tokens = result->trace != NULL
-                              ? attn_trace_n_tokens (result->trace,
-                                                     ATTN_SIDE_SOURCE)
-                              : 0;
+  seen->n_source_tokens
+      = result->trace != NULL
+            ? attn_trace_n_tokens (result->trace, ATTN_SIDE_SOURCE)
+            : 0;
   g_strfreev (seen->unknown);
   g_ptr_array_add (result->unknown, NULL);
-  seen->unknown = g_strdupv ((char **) result->unknown->pdata);
+  seen->unknown = g_strdupv ((char **)result->unknown->pdata);
   g_ptr_array_remove_index (result->unknown, result->unknown->len - 1);
   g_clear_error (&seen->error);
   if (result->error != NULL)
@@ -61,9 +62,8 @@ static AttnRunner *
 new_runner (Seen *seen, int max_len)
 {
   AttnRunner *runner = attn_runner_new ();
-  attn_runner_set_model (runner,
-                         attn_ui_test_new_model ("runner-test", max_len,
-                                                 "23 Nov 2026"));
+  attn_runner_set_model (
+      runner, attn_ui_test_new_model ("runner-test", max_len, "23 Nov 2026"));
   g_signal_connect (runner, "finished", G_CALLBACK (on_finished), seen);
   return runner;
 }

@@ -60,14 +60,14 @@ shown_view (AttnWindow *window, AttnViewKind kind)
 /* Weight (q, k) of head h (or the mean / max) of a block, from the trace
  * itself. */
 static float
-block_weight (const AttnTrace *trace, AttnKind kind, int layer, int head,
-              int q, int k)
+block_weight (const AttnTrace *trace, AttnKind kind, int layer, int head, int q,
+              int k)
 {
   const AttnBlock *b = attn_trace_lookup_block (trace, kind, layer);
   g_assert_nonnull (b);
-  g_autofree float *w = g_new (float, (gsize) b->n_queries * b->n_keys);
+  g_autofree float *w = g_new (float, (gsize)b->n_queries * b->n_keys);
   attn_block_head_weights (b, head, w);
-  return w[(gsize) q * b->n_keys + k];
+  return w[(gsize)q * b->n_keys + k];
 }
 
 static char *
@@ -89,8 +89,8 @@ test_empty_state (void)
 
   g_assert_cmpstr (gtk_stack_get_visible_child_name (window->main_stack), ==,
                    "empty");
-  g_assert_false (gtk_widget_get_sensitive (
-      GTK_WIDGET (window->export_button)));
+  g_assert_false (
+      gtk_widget_get_sensitive (GTK_WIDGET (window->export_button)));
   g_assert_null (attn_window_get_trace (window));
   const char *desc = adw_status_page_get_description (window->empty_page);
   g_assert_nonnull (strstr (desc, "No bundled model was found"));
@@ -98,8 +98,8 @@ test_empty_state (void)
   /* The model menu says why it lists nothing, then offers the files. */
   GMenuModel *menu = G_MENU_MODEL (window->model_menu);
   g_assert_cmpint (g_menu_model_get_n_items (menu), ==, 2);
-  GMenuModel *bundled = g_menu_model_get_item_link (menu, 0,
-                                                    G_MENU_LINK_SECTION);
+  GMenuModel *bundled
+      = g_menu_model_get_item_link (menu, 0, G_MENU_LINK_SECTION);
   g_assert_cmpint (g_menu_model_get_n_items (bundled), ==, 1);
   g_autofree char *label = NULL;
   g_assert_true (g_menu_model_get_item_attribute (
@@ -132,8 +132,7 @@ test_open_trace (void)
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->text_entry)),
                    ==, "2026年11月23日");
   g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (window->text_entry)));
-  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==,
-                   "2026-11-23");
+  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==, "2026-11-23");
 
   /* Every view draws the window's trace. */
   for (int v = 0; v < ATTN_N_VIEWS; v++)
@@ -171,8 +170,8 @@ test_open_bad_trace (void)
   AttnWindow *window = new_window ();
   g_autofree char *dir = g_dir_make_tmp ("attnscope-bad-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "broken.json", NULL);
-  g_assert_true (g_file_set_contents (path, "{\"format\": \"attnscope-trace\"",
-                                      -1, NULL));
+  g_assert_true (
+      g_file_set_contents (path, "{\"format\": \"attnscope-trace\"", -1, NULL));
   g_autoptr (GError) error = NULL;
   g_assert_false (attn_window_open_trace (window, path, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TRACE);
@@ -204,15 +203,15 @@ assert_draws_like_renderer (AttnAttentionView *view)
   g_assert_nonnull (node);
   g_assert_cmpstr (attn_attention_view_get_render_error (view), ==, NULL);
 
-  cairo_surface_t *got = cairo_image_surface_create (CAIRO_FORMAT_ARGB32,
-                                                     width, height);
+  cairo_surface_t *got
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
   cairo_t *cr = cairo_create (got);
   gsk_render_node_draw (node, cr);
   cairo_destroy (cr);
   gsk_render_node_unref (node);
 
-  cairo_surface_t *want = cairo_image_surface_create (CAIRO_FORMAT_ARGB32,
-                                                      width, height);
+  cairo_surface_t *want
+      = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
   cr = cairo_create (want);
   AttnRenderStyle style;
   attn_attention_view_build_style (view, &style);
@@ -236,8 +235,8 @@ assert_draws_like_renderer (AttnAttentionView *view)
   for (int y = 0; y < height; y++)
     for (int x = 0; x < width; x++)
       {
-        guint32 pa = *(const guint32 *) (a + y * stride + 4 * x);
-        guint32 pb = *(const guint32 *) (b + y * stride + 4 * x);
+        guint32 pa = *(const guint32 *)(a + y * stride + 4 * x);
+        guint32 pb = *(const guint32 *)(b + y * stride + 4 * x);
         if (pa != pb)
           differing++;
         if (x == 0 && y == 0)
@@ -258,7 +257,7 @@ test_views_draw (void)
   AttnWindow *window = window_with_trace ();
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
-      AttnAttentionView *view = shown_view (window, (AttnViewKind) v);
+      AttnAttentionView *view = shown_view (window, (AttnViewKind)v);
       g_assert_cmpint (attn_window_get_view (window), ==, v);
       g_assert_cmpint (attn_attention_view_get_kind (view), ==, v);
       g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (view)));
@@ -279,8 +278,8 @@ assert_views_have (AttnWindow *window, AttnKind kind, int layer, int head)
   g_assert_cmpint (sel->head, ==, head);
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
-      const AttnSelection *vs = attn_attention_view_get_selection (
-          window->views[v]);
+      const AttnSelection *vs
+          = attn_attention_view_get_selection (window->views[v]);
       g_assert_cmpint (vs->kind, ==, kind);
       g_assert_cmpint (vs->layer, ==, layer);
       g_assert_cmpint (vs->head, ==, head);
@@ -321,9 +320,8 @@ test_controls (void)
   gtk_spin_button_set_value (window->threshold_spin, 0.2);
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
-      g_assert_cmpint (attn_attention_view_get_selection (window->views[v])
-                           ->step,
-                       ==, 4);
+      g_assert_cmpint (
+          attn_attention_view_get_selection (window->views[v])->step, ==, 4);
       AttnRenderStyle style;
       attn_attention_view_build_style (window->views[v], &style);
       g_assert_cmpint (style.colormap, ==, ATTN_COLORMAP_MAGMA);
@@ -348,8 +346,8 @@ test_hover_and_click (void)
    * is 年. */
   const int q = 5, k = 4;
   double x, y;
-  g_assert_true (attn_ui_test_find_hit (heatmap, ATTN_HIT_CELL, q, k, -1, -1,
-                                        &x, &y));
+  g_assert_true (
+      attn_ui_test_find_hit (heatmap, ATTN_HIT_CELL, q, k, -1, -1, &x, &y));
   g_assert_true (attn_attention_view_hover (heatmap, x, y));
   const AttnHit *hit = attn_attention_view_get_hover (heatmap);
   g_assert_cmpint (hit->kind, ==, ATTN_HIT_CELL);
@@ -376,8 +374,8 @@ test_hover_and_click (void)
   g_assert_true (attn_attention_view_click (heatmap, x, y));
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
-      const AttnSelection *s = attn_attention_view_get_selection (
-          window->views[v]);
+      const AttnSelection *s
+          = attn_attention_view_get_selection (window->views[v]);
       g_assert_cmpint (s->selected_query, ==, q);
       g_assert_cmpint (s->selected_key, ==, k);
     }
@@ -388,8 +386,8 @@ test_hover_and_click (void)
 
   /* A key label selects that token alone; the selection survives a
    * change of view. */
-  g_assert_true (attn_ui_test_find_hit (heatmap, ATTN_HIT_KEY, -1, 10, -1, -1,
-                                        &x, &y));
+  g_assert_true (
+      attn_ui_test_find_hit (heatmap, ATTN_HIT_KEY, -1, 10, -1, -1, &x, &y));
   g_assert_true (attn_attention_view_click (heatmap, x, y));
   g_assert_cmpint (attn_window_get_selection (window)->selected_query, ==, -1);
   g_assert_cmpint (attn_window_get_selection (window)->selected_key, ==, 10);
@@ -410,8 +408,8 @@ test_thumbnail_opens_head (void)
   AttnWindow *window = window_with_trace ();
   AttnAttentionView *grid = shown_view (window, ATTN_VIEW_MODEL);
   double x, y;
-  g_assert_true (attn_ui_test_find_hit (grid, ATTN_HIT_THUMBNAIL, -1, -1, 1, 1,
-                                        &x, &y));
+  g_assert_true (
+      attn_ui_test_find_hit (grid, ATTN_HIT_THUMBNAIL, -1, -1, 1, 1, &x, &y));
   g_assert_true (attn_attention_view_click (grid, x, y));
   /* The heatmap now shows layer 1 head 1, and the controls say so. */
   g_assert_cmpint (attn_window_get_view (window), ==, ATTN_VIEW_HEATMAP);
@@ -427,8 +425,8 @@ assert_selected (AttnWindow *window, int query, int key)
 {
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
-      const AttnSelection *s = attn_attention_view_get_selection (
-          window->views[v]);
+      const AttnSelection *s
+          = attn_attention_view_get_selection (window->views[v]);
       g_assert_cmpint (s->selected_query, ==, query);
       g_assert_cmpint (s->selected_key, ==, key);
     }
@@ -484,8 +482,7 @@ test_steps_play (void)
   attn_ui_test_wait (play_stopped, window, 10000);
   g_assert_cmpint (attn_window_get_selection (window)->step, ==, 10);
   for (int v = 0; v < ATTN_N_VIEWS; v++)
-    g_assert_cmpint (attn_attention_view_get_selection (window->views[v])
-                         ->step,
+    g_assert_cmpint (attn_attention_view_get_selection (window->views[v])->step,
                      ==, 10);
   g_assert_cmpfloat (gtk_range_get_value (GTK_RANGE (window->step_scale)), ==,
                      10);
@@ -515,8 +512,8 @@ test_presentation (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window),
                                              "win.presentation", NULL));
   g_assert_true (attn_window_get_presentation (window));
-  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (window),
-                                           "presentation"));
+  g_assert_true (
+      gtk_widget_has_css_class (GTK_WIDGET (window), "presentation"));
   g_assert_true (gtk_toggle_button_get_active (window->presentation_button));
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
@@ -549,8 +546,8 @@ test_presentation (void)
   /* Escape leaves it. */
   g_assert_true (attn_window_presentation_key (window, GDK_KEY_Escape));
   g_assert_false (attn_window_get_presentation (window));
-  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (window),
-                                            "presentation"));
+  g_assert_false (
+      gtk_widget_has_css_class (GTK_WIDGET (window), "presentation"));
   AttnRenderStyle style;
   attn_attention_view_build_style (heatmap, &style);
   g_assert_cmpint (style.theme, !=, ATTN_THEME_PRESENTATION);
@@ -574,14 +571,13 @@ test_accessible_description (void)
   for (int i = 1; i < b->n_queries * b->n_keys; i++)
     if (b->weights[i] > b->weights[best])
       best = i;
-  const AttnToken *q = attn_trace_get_token (trace, ATTN_SIDE_TARGET,
-                                             best / b->n_keys);
-  const AttnToken *k = attn_trace_get_token (trace, ATTN_SIDE_SOURCE,
-                                             best % b->n_keys);
+  const AttnToken *q
+      = attn_trace_get_token (trace, ATTN_SIDE_TARGET, best / b->n_keys);
+  const AttnToken *k
+      = attn_trace_get_token (trace, ATTN_SIDE_SOURCE, best % b->n_keys);
   g_autofree char *link = g_strdup_printf ("Strongest links: “%s” → “%s” "
                                            "%.2f",
-                                           q->text, k->text,
-                                           b->weights[best]);
+                                           q->text, k->text, b->weights[best]);
 
   g_assert_cmpstr (attn_attention_view_get_accessible_label (heatmap), ==,
                    "Heatmap of cross-attention, layer 1, head 0");
@@ -600,15 +596,13 @@ test_accessible_description (void)
   const char *grid = attn_attention_view_get_accessible_description (
       shown_view (window, ATTN_VIEW_MODEL));
   g_autofree char *grid_link = g_strdup_printf (
-      "“%s” → “%s” %.2f (layer 1, head 0)", q->text, k->text,
-      b->weights[best]);
+      "“%s” → “%s” %.2f (layer 1, head 0)", q->text, k->text, b->weights[best]);
   g_assert_nonnull (strstr (grid, grid_link));
 
   /* The step view names what the step emitted, and follows the step. */
   AttnAttentionView *step_view = shown_view (window, ATTN_VIEW_STEP);
   gtk_spin_button_set_value (window->step_spin, 4);
-  const char *step = attn_attention_view_get_accessible_description (
-      step_view);
+  const char *step = attn_attention_view_get_accessible_description (step_view);
   g_assert_nonnull (strstr (step, "Step 4 emits “-” with probability 97%"));
   destroy_window (window);
 }
@@ -628,8 +622,8 @@ read_file (const char *path, gsize *len)
 static guint32
 read_be32 (const guchar *p)
 {
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16)
-         | ((guint32) p[2] << 8) | p[3];
+  return ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8)
+         | p[3];
 }
 
 /* Pages of a PDF Cairo wrote: its page objects are never compressed
@@ -664,11 +658,11 @@ test_export (void)
 
   /* PNG at the chosen size. */
   g_autofree char *png = g_build_filename (dir, "view.png", NULL);
-  g_assert_true (attn_window_export (window, "png", png, "1200", "dark",
-                                     &error));
+  g_assert_true (
+      attn_window_export (window, "png", png, "1200", "dark", &error));
   g_assert_no_error (error);
   g_assert_cmpstr (window->last_toast, ==, "Exported “view.png”");
-  g_autofree guchar *png_data = (guchar *) read_file (png, &len);
+  g_autofree guchar *png_data = (guchar *)read_file (png, &len);
   g_assert_cmpuint (len, >, 33);
   g_assert_cmpmem (png_data, 8, "\x89PNG\r\n\x1a\n", 8);
   g_assert_cmpmem (png_data + 12, 4, "IHDR", 4);
@@ -688,8 +682,8 @@ test_export (void)
 
   /* The atlas: a page per head of every cross block. */
   g_autofree char *atlas = g_build_filename (dir, "atlas.pdf", NULL);
-  g_assert_true (attn_window_export (window, "atlas", atlas, NULL, NULL,
-                                     &error));
+  g_assert_true (
+      attn_window_export (window, "atlas", atlas, NULL, NULL, &error));
   g_autofree char *atlas_data = read_file (atlas, &len);
   g_assert_cmpint (count_pdf_pages (atlas_data, len), ==, 4);
   g_assert_cmpint (attn_export_atlas_n_pages (trace, ATTN_KIND_CROSS), ==, 4);
@@ -709,35 +703,31 @@ test_export (void)
 
   /* JSON: the whole trace, read back equal. */
   g_autofree char *json = g_build_filename (dir, "trace.json", NULL);
-  g_assert_true (attn_window_export (window, "json", json, NULL, NULL,
-                                     &error));
+  g_assert_true (attn_window_export (window, "json", json, NULL, NULL, &error));
   g_autoptr (AttnTrace) back = attn_trace_load_json (json, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (back->source_text, ==, trace->source_text);
   g_assert_cmpuint (back->blocks->len, ==, trace->blocks->len);
   const AttnBlock *a = attn_trace_lookup_block (trace, ATTN_KIND_CROSS, 1);
   const AttnBlock *b = attn_trace_lookup_block (back, ATTN_KIND_CROSS, 1);
-  g_assert_cmpmem (a->weights, sizeof (float) * a->n_heads * a->n_queries
-                                   * a->n_keys,
-                   b->weights, sizeof (float) * b->n_heads * b->n_queries
-                                   * b->n_keys);
+  g_assert_cmpmem (
+      a->weights, sizeof (float) * a->n_heads * a->n_queries * a->n_keys,
+      b->weights, sizeof (float) * b->n_heads * b->n_queries * b->n_keys);
 
   /* A folder that cannot exist (its parent is a file): the error names the
    * path, a toast says so, and nothing is left behind. */
   g_autofree char *bad = g_build_filename (png, "sub", "view.png", NULL);
-  g_assert_false (attn_window_export (window, "png", bad, NULL, NULL,
-                                      &error));
+  g_assert_false (attn_window_export (window, "png", bad, NULL, NULL, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "view.png"));
   g_assert_true (g_str_has_prefix (window->last_toast, "Export failed: "));
   g_clear_error (&error);
-  g_assert_false (attn_window_export (window, "gif", png, NULL, NULL,
-                                      &error));
+  g_assert_false (attn_window_export (window, "gif", png, NULL, NULL, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
-  const char *names[] = { "view.png", "view.svg", "view.pdf", "atlas.pdf",
-                          "weights.csv", "trace.json" };
+  const char *names[] = { "view.png",  "view.svg",    "view.pdf",
+                          "atlas.pdf", "weights.csv", "trace.json" };
   g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
   int n_files = 0;
   while (g_dir_read_name (listing) != NULL)
@@ -754,7 +744,8 @@ test_export (void)
 
 /* ---- models ------------------------------------------------------------ */
 
-typedef struct {
+typedef struct
+{
   AttnWindow *window;
   const char *source_text;
 } TraceWait;
@@ -779,10 +770,10 @@ window_shows_message (gpointer data)
 static void
 test_model_typing (void)
 {
-  g_autoptr (AttnModel) model = attn_ui_test_new_model ("typing-test", 20,
-                                                        "23 Nov 2026");
-  g_autofree char *path = attn_ui_test_save_model (model,
-                                                   attn_ui_test_model_dir ());
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("typing-test", 20, "23 Nov 2026");
+  g_autofree char *path
+      = attn_ui_test_save_model (model, attn_ui_test_model_dir ());
   AttnWindow *window = new_window ();
   attn_window_open_model (window, path);
 
@@ -823,8 +814,7 @@ test_model_typing (void)
   wait.source_text = "23 Nov 2026 ☃";
   attn_ui_test_wait (trace_has_source, &wait, 20000);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->notice_label)));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
-                            "“☃”"));
+  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label), "“☃”"));
   PangoAttrList *attrs = gtk_entry_get_attributes (window->text_entry);
   g_assert_nonnull (attrs);
   gboolean found = FALSE;
@@ -860,14 +850,13 @@ test_model_typing (void)
   attn_ui_test_wait (trace_has_source, &wait, 20000);
   g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
                             "cut to the model’s limit of 19 characters"));
-  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
-                            "“#”"));
+  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label), "“#”"));
   attrs = gtk_entry_get_attributes (window->text_entry);
   g_autoptr (GSList) marks = pango_attr_list_get_attributes (attrs);
   /* An underline and a colour for each of the 19 characters that ran. */
   g_assert_cmpuint (g_slist_length (marks), ==, 2 * 19);
   g_slist_free_full (g_steal_pointer (&marks),
-                     (GDestroyNotify) pango_attribute_destroy);
+                     (GDestroyNotify)pango_attribute_destroy);
 
   /* Empty text: a message, no trace, nothing to export. */
   gtk_editable_set_text (GTK_EDITABLE (window->text_entry), "  ");
@@ -875,8 +864,8 @@ test_model_typing (void)
   g_assert_null (attn_window_get_trace (window));
   g_assert_cmpstr (adw_status_page_get_title (window->message_page), ==,
                    "Type a Sentence");
-  g_assert_false (gtk_widget_get_sensitive (
-      GTK_WIDGET (window->export_button)));
+  g_assert_false (
+      gtk_widget_get_sensitive (GTK_WIDGET (window->export_button)));
 
   g_unlink (path);
   destroy_window (window);
@@ -887,10 +876,10 @@ test_model_typing (void)
 static void
 test_initial_text (void)
 {
-  g_autoptr (AttnModel) model = attn_ui_test_new_model ("initial-test", 20,
-                                                        "23 Nov 2026");
-  g_autofree char *path = attn_ui_test_save_model (model,
-                                                   attn_ui_test_model_dir ());
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("initial-test", 20, "23 Nov 2026");
+  g_autofree char *path
+      = attn_ui_test_save_model (model, attn_ui_test_model_dir ());
   AttnWindow *window = new_window ();
   attn_window_set_initial_text (window, "2026年11月23日");
   attn_window_open_model (window, path);
@@ -910,8 +899,8 @@ test_initial_text (void)
 static gboolean
 drop_file (AttnWindow *window, const char *path)
 {
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (
-      GTK_WIDGET (window));
+  g_autoptr (GListModel) controllers
+      = gtk_widget_observe_controllers (GTK_WIDGET (window));
   GtkDropTarget *target = NULL;
   for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
     {
@@ -945,8 +934,8 @@ test_drop_files (void)
   g_assert_cmpstr (attn_window_get_trace (window)->source_text, ==,
                    "2026年11月23日");
   /* ...anything else a model. */
-  g_autoptr (AttnModel) model = attn_ui_test_new_model ("dropped", 20,
-                                                        "9 Sep 1999");
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("dropped", 20, "9 Sep 1999");
   g_autofree char *dir = g_dir_make_tmp ("attnscope-drop-XXXXXX", NULL);
   g_autofree char *path = attn_ui_test_save_model (model, dir);
   g_assert_true (drop_file (window, path));
@@ -959,7 +948,8 @@ test_drop_files (void)
   destroy_window (window);
 }
 
-typedef struct {
+typedef struct
+{
   GtkWindow *dialog;
 } DialogWait;
 
@@ -983,10 +973,10 @@ has_error_dialog (gpointer data)
 static void
 test_bad_model_keeps_previous (void)
 {
-  g_autoptr (AttnModel) model = attn_ui_test_new_model ("keeper", 20,
-                                                        "1 Jan 2000");
-  g_autofree char *good = attn_ui_test_save_model (model,
-                                                   attn_ui_test_model_dir ());
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("keeper", 20, "1 Jan 2000");
+  g_autofree char *good
+      = attn_ui_test_save_model (model, attn_ui_test_model_dir ());
   AttnWindow *window = new_window ();
   attn_window_open_model (window, good);
   TraceWait wait = { window, "1 Jan 2000" };
@@ -1001,12 +991,12 @@ test_bad_model_keeps_previous (void)
   attn_window_open_model (window, bad);
   DialogWait dw = { NULL };
   attn_ui_test_wait (has_error_dialog, &dw, 20000);
-  g_assert_cmpstr (adw_message_dialog_get_heading (
-                       ADW_MESSAGE_DIALOG (dw.dialog)),
-                   ==, "Cannot Open Model");
-  g_assert_nonnull (strstr (adw_message_dialog_get_body (
-                                ADW_MESSAGE_DIALOG (dw.dialog)),
-                            "corrupt.safetensors"));
+  g_assert_cmpstr (
+      adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dw.dialog)), ==,
+      "Cannot Open Model");
+  g_assert_nonnull (
+      strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dw.dialog)),
+              "corrupt.safetensors"));
   gtk_window_destroy (dw.dialog);
   g_assert_true (attn_window_get_trace (window) == before);
   g_assert_cmpstr (gtk_menu_button_get_label (window->model_button), ==,
@@ -1030,10 +1020,10 @@ app_has_trace (gpointer data)
 static void
 test_app_starts_on_default (void)
 {
-  g_autoptr (AttnModel) model = attn_ui_test_new_model (ATTN_DEFAULT_MODEL,
-                                                        24, "23 Nov 2026");
-  g_autofree char *path = attn_ui_test_save_model (model,
-                                                   attn_ui_test_model_dir ());
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model (ATTN_DEFAULT_MODEL, 24, "23 Nov 2026");
+  g_autofree char *path
+      = attn_ui_test_save_model (model, attn_ui_test_model_dir ());
   g_autoptr (AttnApplication) app = attn_application_new ();
   g_application_set_flags (G_APPLICATION (app),
                            g_application_get_flags (G_APPLICATION (app))
@@ -1044,8 +1034,8 @@ test_app_starts_on_default (void)
   g_application_activate (G_APPLICATION (app));
   attn_ui_test_wait (app_has_trace, app, 20000);
 
-  AttnWindow *window = ATTN_WINDOW (
-      gtk_application_get_active_window (GTK_APPLICATION (app)));
+  AttnWindow *window
+      = ATTN_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
   g_assert_cmpstr (attn_window_get_trace (window)->model_name, ==,
                    ATTN_DEFAULT_MODEL);
   /* The shortcuts window from the resources, on Ctrl+?. */
@@ -1089,8 +1079,8 @@ test_preferences_persist (void)
   /* Not new_window (): it sets a size of its own. */
   AttnWindow *second = attn_window_new (NULL);
   gtk_window_present (GTK_WINDOW (second));
-  g_assert_cmpuint (gtk_drop_down_get_selected (second->colormap_dropdown),
-                    ==, ATTN_COLORMAP_MAGMA);
+  g_assert_cmpuint (gtk_drop_down_get_selected (second->colormap_dropdown), ==,
+                    ATTN_COLORMAP_MAGMA);
   g_assert_cmpfloat_with_epsilon (
       gtk_spin_button_get_value (second->threshold_spin), 0.3, 1e-9);
   g_assert_cmpint (attn_window_get_view (second), ==, ATTN_VIEW_ALIGNMENT);
@@ -1105,8 +1095,8 @@ test_preferences_persist (void)
 
   /* A model file (not a bundled one) becomes a recent model. */
   g_autofree char *dir = g_dir_make_tmp ("attnscope-recent-XXXXXX", NULL);
-  g_autoptr (AttnModel) model = attn_ui_test_new_model ("recent-test", 20,
-                                                        "4 Jul 1999");
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("recent-test", 20, "4 Jul 1999");
   g_autofree char *path = attn_ui_test_save_model (model, dir);
   attn_window_open_model (second, path);
   TraceWait wait = { second, "4 Jul 1999" };
@@ -1117,8 +1107,8 @@ test_preferences_persist (void)
   g_assert_true (g_menu_model_get_item_attribute (
       menu, 1, G_MENU_ATTRIBUTE_LABEL, "s", &section));
   g_assert_cmpstr (section, ==, "Recent Models");
-  GMenuModel *recent = g_menu_model_get_item_link (menu, 1,
-                                                   G_MENU_LINK_SECTION);
+  GMenuModel *recent
+      = g_menu_model_get_item_link (menu, 1, G_MENU_LINK_SECTION);
   g_autofree char *label = NULL, *target = NULL;
   g_assert_true (g_menu_model_get_item_attribute (
       recent, 0, G_MENU_ATTRIBUTE_LABEL, "s", &label));
@@ -1127,8 +1117,7 @@ test_preferences_persist (void)
   g_assert_cmpstr (label, ==, "recent-test.safetensors");
   g_assert_cmpstr (target, ==, path);
   g_object_unref (recent);
-  g_autoptr (AttnPreferences) prefs = attn_preferences_load (prefs_path,
-                                                             NULL);
+  g_autoptr (AttnPreferences) prefs = attn_preferences_load (prefs_path, NULL);
   g_assert_cmpstr (prefs->recent_models[0], ==, path);
 
   destroy_window (second);
@@ -1149,8 +1138,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/hover-and-click", test_hover_and_click);
   g_test_add_func ("/attn/window/thumbnail-opens-head",
                    test_thumbnail_opens_head);
-  g_test_add_func ("/attn/window/keyboard-selection",
-                   test_keyboard_selection);
+  g_test_add_func ("/attn/window/keyboard-selection", test_keyboard_selection);
   g_test_add_func ("/attn/window/steps-play", test_steps_play);
   g_test_add_func ("/attn/window/presentation", test_presentation);
   g_test_add_func ("/attn/window/accessible-description",

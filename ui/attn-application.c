@@ -16,8 +16,8 @@ G_DEFINE_FINAL_TYPE (AttnApplication, attn_application, ADW_TYPE_APPLICATION)
 static gboolean
 default_model_exists (void)
 {
-  g_autoptr (AttnModelRef) ref = attn_model_ref_resolve (ATTN_DEFAULT_MODEL,
-                                                         NULL);
+  g_autoptr (AttnModelRef) ref
+      = attn_model_ref_resolve (ATTN_DEFAULT_MODEL, NULL);
   return ref != NULL && ref->kind == ATTN_MODEL_REF_BUNDLED;
 }
 
@@ -32,8 +32,7 @@ new_window (GApplication *app)
 static void
 attn_application_activate (GApplication *app)
 {
-  GtkWindow *window = gtk_application_get_active_window (
-      GTK_APPLICATION (app));
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
   if (window != NULL)
     {
       gtk_window_present (window);
@@ -49,8 +48,8 @@ attn_application_activate (GApplication *app)
 static char *
 resolve_arg (GApplicationCommandLine *cmdline, const char *arg)
 {
-  g_autoptr (GFile) file = g_application_command_line_create_file_for_arg (
-      cmdline, arg);
+  g_autoptr (GFile) file
+      = g_application_command_line_create_file_for_arg (cmdline, arg);
   char *path = g_file_get_path (file);
   /* A bundled model's name is no path: keep it as typed. */
   if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
@@ -65,8 +64,7 @@ static int
 attn_application_command_line (GApplication *app,
                                GApplicationCommandLine *cmdline)
 {
-  GVariantDict *options = g_application_command_line_get_options_dict (
-      cmdline);
+  GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
   const char *model = NULL, *trace = NULL, *view_name = NULL, *text = NULL;
   gboolean presentation = FALSE;
   g_autofree const char **files = NULL;
@@ -90,8 +88,8 @@ attn_application_command_line (GApplication *app,
 
   if (model == NULL && trace == NULL && (files == NULL || files[0] == NULL))
     {
-      GtkWindow *before = gtk_application_get_active_window (
-          GTK_APPLICATION (app));
+      GtkWindow *before
+          = gtk_application_get_active_window (GTK_APPLICATION (app));
       if (text != NULL && before == NULL)
         {
           /* A new window on the default model, typing the given text. */
@@ -102,8 +100,8 @@ attn_application_command_line (GApplication *app,
         }
       else
         g_application_activate (app);
-      GtkWindow *active = gtk_application_get_active_window (
-          GTK_APPLICATION (app));
+      GtkWindow *active
+          = gtk_application_get_active_window (GTK_APPLICATION (app));
       if (view_name != NULL && ATTN_IS_WINDOW (active))
         attn_window_set_view (ATTN_WINDOW (active), view);
       if (presentation && ATTN_IS_WINDOW (active))
@@ -161,10 +159,9 @@ about_action (GSimpleAction *action, GVariant *param, gpointer data)
   GtkApplication *app = data;
   const char *developers[] = { "The Attnscope authors", NULL };
   GtkWidget *about = adw_about_window_new ();
-  g_object_set (about, "transient-for",
-                gtk_application_get_active_window (app), "application-name",
-                "Attnscope", "application-icon", ATTN_APP_ID, "version",
-                ATTN_VERSION, "comments",
+  g_object_set (about, "transient-for", gtk_application_get_active_window (app),
+                "application-name", "Attnscope", "application-icon",
+                ATTN_APP_ID, "version", ATTN_VERSION, "comments",
                 "Run sequence models and see every attention weight: per "
                 "layer, per head, as heatmaps, alignments, head views and "
                 "grids.",
@@ -237,10 +234,9 @@ attn_application_startup (GApplication *app)
   adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
                                       adw_scheme (prefs->color_scheme));
   g_simple_action_set_state (
-      G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (app),
-                                                   "color-scheme")),
-      g_variant_new_string (attn_color_scheme_to_string (
-          prefs->color_scheme)));
+      G_SIMPLE_ACTION (
+          g_action_map_lookup_action (G_ACTION_MAP (app), "color-scheme")),
+      g_variant_new_string (attn_color_scheme_to_string (prefs->color_scheme)));
   const char *quit_accels[] = { "<Control>q", NULL };
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit",
                                          quit_accels);
@@ -267,23 +263,22 @@ static void
 attn_application_init (AttnApplication *self)
 {
   self->start_us = g_get_monotonic_time ();
-  static const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_STRING, NULL,
-      "Open MODEL: a model file, a folder or a bundled model's name",
-      "MODEL" },
-    { "trace", 't', 0, G_OPTION_ARG_FILENAME, NULL,
-      "Open a saved trace (.json) without its model", "FILE" },
-    { "view", 0, 0, G_OPTION_ARG_STRING, NULL,
-      "Start on VIEW: heatmap, alignment, head, model or step", "VIEW" },
-    { "text", 0, 0, G_OPTION_ARG_STRING, NULL,
-      "Run the model on TEXT first, instead of its example", "TEXT" },
-    { "presentation", 0, 0, G_OPTION_ARG_NONE, NULL,
-      "Start in presentation mode (fullscreen, large type; F11 toggles)",
-      NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
-      "[FILE…]" },
-    { NULL }
-  };
+  static const GOptionEntry entries[]
+      = { { "model", 'm', 0, G_OPTION_ARG_STRING, NULL,
+            "Open MODEL: a model file, a folder or a bundled model's name",
+            "MODEL" },
+          { "trace", 't', 0, G_OPTION_ARG_FILENAME, NULL,
+            "Open a saved trace (.json) without its model", "FILE" },
+          { "view", 0, 0, G_OPTION_ARG_STRING, NULL,
+            "Start on VIEW: heatmap, alignment, head, model or step", "VIEW" },
+          { "text", 0, 0, G_OPTION_ARG_STRING, NULL,
+            "Run the model on TEXT first, instead of its example", "TEXT" },
+          { "presentation", 0, 0, G_OPTION_ARG_NONE, NULL,
+            "Start in presentation mode (fullscreen, large type; F11 toggles)",
+            NULL },
+          { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL,
+            "[FILE…]" },
+          { NULL } };
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (
       G_APPLICATION (self),

@@ -1,12 +1,13 @@
-/* attn-application.h: the Attnscope application (io.github.attnscope.Attnscope).
+/* attn-application.h: the Attnscope application
+ * (io.github.attnscope.Attnscope).
  *
  * Command line: attnscope [--model MODEL] [--trace FILE] [--view VIEW]
- * [--text TEXT] [--presentation] [FILE...]. MODEL is a model file, a folder or a bundled model's name;
- * FILEs are opened by their kind (.json as a trace, anything else as a
- * model); VIEW is spelled as the CLI spells it (heatmap, alignment, head,
- * model, step). Without any, a
- * window opens on the bundled default model when it exists, or on the empty
- * state that says how to open one. */
+ * [--text TEXT] [--presentation] [FILE...]. MODEL is a model file, a folder or
+ * a bundled model's name; FILEs are opened by their kind (.json as a trace,
+ * anything else as a model); VIEW is spelled as the CLI spells it (heatmap,
+ * alignment, head, model, step). Without any, a window opens on the bundled
+ * default model when it exists, or on the empty state that says how to open
+ * one. */
 #pragma once
 
 #include <adwaita.h>

@@ -113,7 +113,7 @@ head_words (int head)
 static char *
 quoted_token (const AttnTrace *trace, AttnSide side, int index)
 {
-  if (index < 0 || (guint) index >= attn_trace_n_tokens (trace, side))
+  if (index < 0 || (guint)index >= attn_trace_n_tokens (trace, side))
     return g_strdup ("?");
   const AttnToken *tok = attn_trace_get_token (trace, side, index);
   g_autofree char *shown = attn_token_display_text (tok->text);
@@ -125,7 +125,7 @@ quoted_token (const AttnTrace *trace, AttnSide side, int index)
 static AttnRgba
 rgba_from_gdk (const GdkRGBA *c)
 {
-  return (AttnRgba) { c->red, c->green, c->blue, c->alpha };
+  return (AttnRgba){ c->red, c->green, c->blue, c->alpha };
 }
 
 void
@@ -169,7 +169,8 @@ attn_attention_view_build_style (AttnAttentionView *self,
                 &font_name, NULL);
   if (font_name != NULL)
     {
-      PangoFontDescription *desc = pango_font_description_from_string (font_name);
+      PangoFontDescription *desc
+          = pango_font_description_from_string (font_name);
       const char *family = pango_font_description_get_family (desc);
       if (family != NULL && family[0] != '\0')
         {
@@ -188,7 +189,8 @@ attn_attention_view_build_style (AttnAttentionView *self,
 
 /* ---- accessibility ---------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   int query, key; /* trace token indices */
   int layer, head;
   float w;
@@ -221,11 +223,11 @@ collect_links (const AttnViewMatrix *m, int only_row, int layer, int head,
         continue;
       for (int c = 0; c < m->n_cols; c++)
         {
-          float w = m->w[(gsize) r * m->n_cols + c];
+          float w = m->w[(gsize)r * m->n_cols + c];
           if (w > 0.0f)
-            keep_strongest (best, n_best,
-                            (Link) { m->row_token[r], m->col_token[c], layer,
-                                     head, w });
+            keep_strongest (
+                best, n_best,
+                (Link){ m->row_token[r], m->col_token[c], layer, head, w });
         }
     }
 }
@@ -242,10 +244,10 @@ append_links (GString *out, const AttnTrace *trace, AttnKind kind,
   g_string_append (out, " Strongest links: ");
   for (int i = 0; i < n_best; i++)
     {
-      g_autofree char *q = quoted_token (trace, attn_kind_query_side (kind),
-                                         best[i].query);
-      g_autofree char *k = quoted_token (trace, attn_kind_key_side (kind),
-                                         best[i].key);
+      g_autofree char *q
+          = quoted_token (trace, attn_kind_query_side (kind), best[i].query);
+      g_autofree char *k
+          = quoted_token (trace, attn_kind_key_side (kind), best[i].key);
       if (i > 0)
         g_string_append (out, "; ");
       g_string_append_printf (out, "%s → %s %.2f", q, k, best[i].w);
@@ -268,7 +270,7 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
     {
       const AttnBlock *b = g_ptr_array_index (trace->blocks, i);
       if (b->kind == self->sel.kind)
-        n_weights += (gsize) b->n_heads * b->n_queries * b->n_keys;
+        n_weights += (gsize)b->n_heads * b->n_queries * b->n_keys;
     }
   gboolean rank = n_weights <= MAX_RANKED_WEIGHTS;
   for (guint i = 0; i < trace->blocks->len; i++)
@@ -290,9 +292,10 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
     }
   g_string_printf (label, "Model grid of %s: %d layers by %d heads",
                    kind_title (self->sel.kind), n_layers, n_heads);
-  g_string_printf (desc, "Every head of %s in %s, one thumbnail per layer "
-                   "and head.", kind_title (self->sel.kind),
-                   trace->model_name);
+  g_string_printf (desc,
+                   "Every head of %s in %s, one thumbnail per layer "
+                   "and head.",
+                   kind_title (self->sel.kind), trace->model_name);
   if (rank)
     append_links (desc, trace, self->sel.kind, best, n_best, TRUE);
   else
@@ -300,13 +303,13 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
 }
 
 static void
-describe_step (AttnAttentionView *self, const AttnViewMatrix *m,
-               GString *label, GString *desc)
+describe_step (AttnAttentionView *self, const AttnViewMatrix *m, GString *label,
+               GString *desc)
 {
   const AttnTrace *trace = self->trace;
   int k = self->sel.step;
   g_string_printf (label, "Decoding step %d of %u", k, trace->steps->len);
-  if (k < 0 || (guint) k >= trace->steps->len)
+  if (k < 0 || (guint)k >= trace->steps->len)
     {
       g_string_printf (desc, "The trace has no step %d.", k);
       return;
@@ -321,8 +324,8 @@ describe_step (AttnAttentionView *self, const AttnViewMatrix *m,
       for (int i = 0; i < step->n_top; i++)
         {
           g_autofree char *alt = attn_token_display_text (step->top[i].text);
-          g_string_append_printf (desc, "%s “%s” %.0f%%", i > 0 ? "," : "",
-                                  alt, 100.0 * step->top[i].prob);
+          g_string_append_printf (desc, "%s “%s” %.0f%%", i > 0 ? "," : "", alt,
+                                  100.0 * step->top[i].prob);
         }
       g_string_append_c (desc, '.');
     }
@@ -358,8 +361,8 @@ update_accessible_now (AttnAttentionView *self)
   else
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (AttnViewMatrix) m = attn_view_matrix_new (self->trace,
-                                                           &self->sel, &error);
+      g_autoptr (AttnViewMatrix) m
+          = attn_view_matrix_new (self->trace, &self->sel, &error);
       if (self->kind == ATTN_VIEW_STEP)
         describe_step (self, m, label, desc);
       else if (m == NULL)
@@ -372,30 +375,25 @@ update_accessible_now (AttnAttentionView *self)
         {
           g_autofree char *heads = head_words (self->sel.head);
           g_string_printf (label, "%s of %s, layer %d, %s",
-                           view_titles[self->kind],
-                           kind_title (self->sel.kind), self->sel.layer,
-                           heads);
+                           view_titles[self->kind], kind_title (self->sel.kind),
+                           self->sel.layer, heads);
           g_string_printf (desc, "%d queries by %d keys in %s.", m->n_rows,
                            m->n_cols, self->trace->model_name);
           Link best[N_STRONGEST];
           int n_best = 0;
-          collect_links (m, -1, self->sel.layer, self->sel.head, best,
-                         &n_best);
-          append_links (desc, self->trace, self->sel.kind, best, n_best,
-                        FALSE);
+          collect_links (m, -1, self->sel.layer, self->sel.head, best, &n_best);
+          append_links (desc, self->trace, self->sel.kind, best, n_best, FALSE);
         }
     }
 
   g_free (self->accessible_label);
   self->accessible_label = g_string_free (g_steal_pointer (&label), FALSE);
   g_free (self->accessible_description);
-  self->accessible_description = g_string_free (g_steal_pointer (&desc),
-                                                FALSE);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  self->accessible_label,
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
-                                  self->accessible_description, -1);
+  self->accessible_description = g_string_free (g_steal_pointer (&desc), FALSE);
+  gtk_accessible_update_property (
+      GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
+      self->accessible_label, GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+      self->accessible_description, -1);
   self->accessible_stale = FALSE;
 }
 
@@ -470,9 +468,8 @@ heatmap_layout (AttnAttentionView *self, const AttnRenderStyle *style,
   if (layout == NULL)
     {
       g_clear_pointer (&self->heatmap_layout, attn_heatmap_layout_free);
-      self->heatmap_layout = attn_heatmap_layout_new (self->trace, &self->sel,
-                                                      style, width, height,
-                                                      error);
+      self->heatmap_layout = attn_heatmap_layout_new (
+          self->trace, &self->sel, style, width, height, error);
       self->layout_theme = style->theme;
       self->layout_font_size = style->font_size;
       g_free (self->layout_font_family);
@@ -516,8 +513,7 @@ attn_attention_view_get_kind (AttnAttentionView *self)
 }
 
 void
-attn_attention_view_set_trace (AttnAttentionView *self,
-                               const AttnTrace *trace)
+attn_attention_view_set_trace (AttnAttentionView *self, const AttnTrace *trace)
 {
   g_return_if_fail (ATTN_IS_ATTENTION_VIEW (self));
   /* Also for the same address: a new trace may land where a freed one
@@ -593,8 +589,8 @@ hit_test (AttnAttentionView *self, double x, double y, AttnHit *hit)
   gboolean found = FALSE;
   if (self->kind == ATTN_VIEW_HEATMAP)
     {
-      AttnHeatmapLayout *layout = heatmap_layout (self, &style, width, height,
-                                                  NULL);
+      AttnHeatmapLayout *layout
+          = heatmap_layout (self, &style, width, height, NULL);
       found = layout != NULL && attn_heatmap_layout_hit (layout, x, y, hit);
     }
   else
@@ -691,37 +687,39 @@ attn_attention_view_describe_hit (AttnAttentionView *self, const AttnHit *hit)
         g_autofree char *k = quoted_token (trace, kside, hit->key);
         g_autofree char *heads = head_words (self->sel.head);
         return g_strdup_printf ("%s → %s: %.4f (%s, layer %d, %s)", q, k,
-                                hit->weight, kind_title (kind),
-                                self->sel.layer, heads);
+                                hit->weight, kind_title (kind), self->sel.layer,
+                                heads);
       }
     case ATTN_HIT_QUERY:
       {
         g_autofree char *q = quoted_token (trace, qside, hit->query);
         return g_strdup_printf ("Query %s, token %d: click to follow it in "
-                                "every view", q, hit->query);
+                                "every view",
+                                q, hit->query);
       }
     case ATTN_HIT_KEY:
       {
         g_autofree char *k = quoted_token (trace, kside, hit->key);
         return g_strdup_printf ("Key %s, token %d: click to follow it in "
-                                "every view", k, hit->key);
+                                "every view",
+                                k, hit->key);
       }
     case ATTN_HIT_THUMBNAIL:
       return g_strdup_printf ("%s, layer %d, head %d: click to open it in "
-                              "the heatmap", kind_title (kind), hit->layer,
-                              hit->head);
+                              "the heatmap",
+                              kind_title (kind), hit->layer, hit->head);
     case ATTN_HIT_CANDIDATE:
       {
         int k = self->sel.step;
-        if (k < 0 || (guint) k >= trace->steps->len)
+        if (k < 0 || (guint)k >= trace->steps->len)
           return NULL;
         const AttnStep *step = g_ptr_array_index (trace->steps, k);
         if (hit->candidate < 0 || hit->candidate >= step->n_top)
           return NULL;
         const AttnCandidate *c = &step->top[hit->candidate];
         g_autofree char *shown = attn_token_display_text (c->text);
-        return g_strdup_printf ("Step %d: “%s” with probability %.4f", k,
-                                shown, c->prob);
+        return g_strdup_printf ("Step %d: “%s” with probability %.4f", k, shown,
+                                c->prob);
       }
     case ATTN_HIT_NONE:
       break;
@@ -758,10 +756,10 @@ attn_attention_view_move_selection (AttnAttentionView *self, int d_query,
   g_return_val_if_fail (ATTN_IS_ATTENTION_VIEW (self), FALSE);
   if (self->trace == NULL || self->kind == ATTN_VIEW_MODEL)
     return FALSE;
-  int nq = (int) attn_trace_n_tokens (self->trace,
-                                      attn_kind_query_side (self->sel.kind));
-  int nk = (int) attn_trace_n_tokens (self->trace,
-                                      attn_kind_key_side (self->sel.kind));
+  int nq = (int)attn_trace_n_tokens (self->trace,
+                                     attn_kind_query_side (self->sel.kind));
+  int nk = (int)attn_trace_n_tokens (self->trace,
+                                     attn_kind_key_side (self->sel.kind));
   int q = self->sel.selected_query, k = self->sel.selected_key;
   /* The first press selects the first token of its axis. */
   if (d_query != 0)
@@ -777,8 +775,8 @@ attn_attention_view_move_selection (AttnAttentionView *self, int d_query,
 }
 
 static gboolean
-on_key_pressed (GtkEventControllerKey *controller, guint keyval,
-                guint keycode, GdkModifierType state, AttnAttentionView *self)
+on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode,
+                GdkModifierType state, AttnAttentionView *self)
 {
   if ((state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0)
     return FALSE;
@@ -830,15 +828,15 @@ draw_message (AttnAttentionView *self, GtkSnapshot *snapshot,
 {
   int width = gtk_widget_get_width (GTK_WIDGET (self));
   int height = gtk_widget_get_height (GTK_WIDGET (self));
-  PangoLayout *layout = gtk_widget_create_pango_layout (GTK_WIDGET (self),
-                                                        message);
+  PangoLayout *layout
+      = gtk_widget_create_pango_layout (GTK_WIDGET (self), message);
   pango_layout_set_width (layout, MAX (width - 48, 10) * PANGO_SCALE);
   pango_layout_set_alignment (layout, PANGO_ALIGN_CENTER);
   pango_layout_set_wrap (layout, PANGO_WRAP_WORD_CHAR);
   int lw, lh;
   pango_layout_get_pixel_size (layout, &lw, &lh);
-  GdkRGBA fg = { style->muted.r, style->muted.g, style->muted.b,
-                 style->muted.a };
+  GdkRGBA fg
+      = { style->muted.r, style->muted.g, style->muted.b, style->muted.a };
   gtk_snapshot_save (snapshot);
   gtk_snapshot_translate (snapshot,
                           &GRAPHENE_POINT_INIT (24, (height - lh) / 2.0));
@@ -870,8 +868,8 @@ attn_attention_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
        * images where the view has them. */
       if (self->kind == ATTN_VIEW_HEATMAP)
         {
-          AttnHeatmapLayout *layout = heatmap_layout (self, &style, width,
-                                                      height, &error);
+          AttnHeatmapLayout *layout
+              = heatmap_layout (self, &style, width, height, &error);
           if (layout != NULL)
             attn_heatmap_render_layout (cr, layout, &self->sel, &style,
                                         ATTN_HEATMAP_CELLS_AUTO);
@@ -883,8 +881,7 @@ attn_attention_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
             self->thumbnails = attn_thumbnail_cache_new ();
           drawn = attn_model_view_render_cached (cr, self->thumbnails,
                                                  self->trace, &self->sel,
-                                                 &style, width, height,
-                                                 &error);
+                                                 &style, width, height, &error);
         }
       else
         drawn = attn_view_render (self->kind, cr, self->trace, &self->sel,
@@ -897,8 +894,8 @@ attn_attention_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   g_clear_pointer (&self->render_error, g_free);
   if (!drawn)
     {
-      GdkRGBA bg = { style.background.r, style.background.g,
-                     style.background.b, style.background.a };
+      GdkRGBA bg = { style.background.r, style.background.g, style.background.b,
+                     style.background.a };
       gtk_snapshot_append_color (snapshot, &bg,
                                  &GRAPHENE_RECT_INIT (0, 0, width, height));
       if (error != NULL)
@@ -938,8 +935,8 @@ on_dark_changed (AdwStyleManager *manager, GParamSpec *pspec,
 static void
 attn_attention_view_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
 {
-  GTK_WIDGET_CLASS (attn_attention_view_parent_class)->css_changed (widget,
-                                                                     change);
+  GTK_WIDGET_CLASS (attn_attention_view_parent_class)
+      ->css_changed (widget, change);
   /* Named colours (view_bg_color, ...) change with the theme and with
    * high contrast. */
   gtk_widget_queue_draw (widget);
@@ -948,8 +945,8 @@ attn_attention_view_css_changed (GtkWidget *widget, GtkCssStyleChange *change)
 /* ---- GObject ---------------------------------------------------------- */
 
 static void
-attn_attention_view_get_property (GObject *object, guint prop_id,
-                                  GValue *value, GParamSpec *pspec)
+attn_attention_view_get_property (GObject *object, guint prop_id, GValue *value,
+                                  GParamSpec *pspec)
 {
   AttnAttentionView *self = ATTN_ATTENTION_VIEW (object);
   switch (prop_id)
@@ -988,8 +985,7 @@ static void
 attn_attention_view_dispose (GObject *object)
 {
   AttnAttentionView *self = ATTN_ATTENTION_VIEW (object);
-  g_signal_handlers_disconnect_by_data (adw_style_manager_get_default (),
-                                        self);
+  g_signal_handlers_disconnect_by_data (adw_style_manager_get_default (), self);
   self->trace = NULL;
   G_OBJECT_CLASS (attn_attention_view_parent_class)->dispose (object);
 }
@@ -1029,22 +1025,21 @@ attn_attention_view_class_init (AttnAttentionViewClass *klass)
       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  signals[HOVER_CHANGED] = g_signal_new (
-      "hover-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-      NULL, NULL, G_TYPE_NONE, 0);
+  signals[HOVER_CHANGED]
+      = g_signal_new ("hover-changed", G_TYPE_FROM_CLASS (klass),
+                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[TOKEN_ACTIVATED] = g_signal_new (
-      "token-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+      "token-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
   signals[TOKEN_SELECTED] = g_signal_new (
-      "token-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+      "token-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
   signals[THUMBNAIL_ACTIVATED] = g_signal_new (
       "thumbnail-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
       NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "attentionview");
-  gtk_widget_class_set_accessible_role (widget_class,
-                                        GTK_ACCESSIBLE_ROLE_IMG);
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
 }
 
 static void

@@ -24,12 +24,13 @@ G_DECLARE_FINAL_TYPE (AttnAttentionView, attn_attention_view, ATTN,
                       ATTENTION_VIEW, GtkWidget)
 
 /* What the user chose of the style; the colours come from the theme. */
-typedef struct {
+typedef struct
+{
   AttnColormap colormap;
   gboolean reversed;
   AttnScale scale;
-  double threshold;     /* alignment / head view: weaker links hidden */
-  gboolean show_values; /* heatmap: weights printed in the cells */
+  double threshold;      /* alignment / head view: weaker links hidden */
+  gboolean show_values;  /* heatmap: weights printed in the cells */
   gboolean presentation; /* large type, black on white: a classroom */
 } AttnViewOptions;
 
@@ -47,8 +48,8 @@ const AttnTrace *attn_attention_view_get_trace (AttnAttentionView *self);
 /* Copied. */
 void attn_attention_view_set_selection (AttnAttentionView *self,
                                         const AttnSelection *sel);
-const AttnSelection *attn_attention_view_get_selection (
-    AttnAttentionView *self);
+const AttnSelection *
+attn_attention_view_get_selection (AttnAttentionView *self);
 void attn_attention_view_set_options (AttnAttentionView *self,
                                       const AttnViewOptions *options);
 
@@ -87,10 +88,9 @@ char *attn_attention_view_describe_hit (AttnAttentionView *self,
 
 /* The accessible label and description last set on the widget: what is
  * shown, and its strongest links. */
-const char *attn_attention_view_get_accessible_label (
-    AttnAttentionView *self);
-const char *attn_attention_view_get_accessible_description (
-    AttnAttentionView *self);
+const char *attn_attention_view_get_accessible_label (AttnAttentionView *self);
+const char *
+attn_attention_view_get_accessible_description (AttnAttentionView *self);
 
 /* The message of the last failed render (the selection does not fit the
  * trace), or NULL when the last render drew. */

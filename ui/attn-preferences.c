@@ -25,7 +25,7 @@ static const char *const scheme_names[] = {
 const char *
 attn_color_scheme_to_string (AttnColorScheme scheme)
 {
-  g_return_val_if_fail ((guint) scheme < G_N_ELEMENTS (scheme_names), NULL);
+  g_return_val_if_fail ((guint)scheme < G_N_ELEMENTS (scheme_names), NULL);
   return scheme_names[scheme];
 }
 
@@ -35,7 +35,7 @@ attn_color_scheme_from_string (const char *str, AttnColorScheme *scheme)
   for (guint i = 0; str != NULL && i < G_N_ELEMENTS (scheme_names); i++)
     if (strcmp (str, scheme_names[i]) == 0)
       {
-        *scheme = (AttnColorScheme) i;
+        *scheme = (AttnColorScheme)i;
         return TRUE;
       }
   return FALSE;
@@ -99,33 +99,31 @@ attn_preferences_load (const char *path, GError **error)
       return prefs;
     }
 
-  g_autofree char *scheme = g_key_file_get_string (kf, GROUP_APPEARANCE,
-                                                   "color-scheme", NULL);
+  g_autofree char *scheme
+      = g_key_file_get_string (kf, GROUP_APPEARANCE, "color-scheme", NULL);
   attn_color_scheme_from_string (scheme, &prefs->color_scheme);
 
-  g_autofree char *colormap = g_key_file_get_string (kf, GROUP_VIEW,
-                                                     "colormap", NULL);
+  g_autofree char *colormap
+      = g_key_file_get_string (kf, GROUP_VIEW, "colormap", NULL);
   if (colormap != NULL)
     attn_colormap_from_name (colormap, &prefs->colormap, NULL);
   g_autoptr (GError) number_error = NULL;
-  double threshold = g_key_file_get_double (kf, GROUP_VIEW, "threshold",
-                                            &number_error);
+  double threshold
+      = g_key_file_get_double (kf, GROUP_VIEW, "threshold", &number_error);
   if (number_error == NULL && isfinite (threshold) && threshold >= 0.0
       && threshold <= 1.0)
     prefs->threshold = threshold;
-  g_autofree char *view = g_key_file_get_string (kf, GROUP_VIEW, "view",
-                                                 NULL);
+  g_autofree char *view = g_key_file_get_string (kf, GROUP_VIEW, "view", NULL);
   attn_view_kind_from_string (view, &prefs->view);
 
   prefs->width = read_int (kf, GROUP_WINDOW, "width", 1, MAX_WINDOW_SIDE, 0);
-  prefs->height = read_int (kf, GROUP_WINDOW, "height", 1, MAX_WINDOW_SIDE,
-                            0);
-  prefs->maximized = g_key_file_get_boolean (kf, GROUP_WINDOW, "maximized",
-                                             NULL);
+  prefs->height = read_int (kf, GROUP_WINDOW, "height", 1, MAX_WINDOW_SIDE, 0);
+  prefs->maximized
+      = g_key_file_get_boolean (kf, GROUP_WINDOW, "maximized", NULL);
 
   gsize n = 0;
-  g_auto (GStrv) recent = g_key_file_get_string_list (kf, GROUP_MODELS,
-                                                      "recent", &n, NULL);
+  g_auto (GStrv) recent
+      = g_key_file_get_string_list (kf, GROUP_MODELS, "recent", &n, NULL);
   /* Oldest first, so each add puts the newer ahead of it. */
   for (gsize i = n; recent != NULL && i > 0; i--)
     if (recent[i - 1][0] != '\0')
@@ -155,10 +153,9 @@ attn_preferences_save (const AttnPreferences *prefs, const char *path,
       g_key_file_set_integer (kf, GROUP_WINDOW, "height", prefs->height);
     }
   g_key_file_set_boolean (kf, GROUP_WINDOW, "maximized", prefs->maximized);
-  g_key_file_set_string_list (
-      kf, GROUP_MODELS, "recent",
-      (const char *const *) prefs->recent_models,
-      g_strv_length (prefs->recent_models));
+  g_key_file_set_string_list (kf, GROUP_MODELS, "recent",
+                              (const char *const *)prefs->recent_models,
+                              g_strv_length (prefs->recent_models));
 
   g_autofree char *dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0700) != 0)
@@ -186,9 +183,8 @@ attn_preferences_add_recent (AttnPreferences *prefs, const char *path)
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   g_strv_builder_add (b, path);
   guint n = 1;
-  for (guint i = 0; prefs->recent_models[i] != NULL
-                    && n < ATTN_PREFERENCES_MAX_RECENT;
-       i++)
+  for (guint i = 0;
+       prefs->recent_models[i] != NULL && n < ATTN_PREFERENCES_MAX_RECENT; i++)
     if (strcmp (prefs->recent_models[i], path) != 0)
       {
         g_strv_builder_add (b, prefs->recent_models[i]);

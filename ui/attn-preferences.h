@@ -13,7 +13,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   ATTN_COLOR_SCHEME_SYSTEM, /* "system": follow the desktop */
   ATTN_COLOR_SCHEME_LIGHT,  /* "light" */
   ATTN_COLOR_SCHEME_DARK,   /* "dark" */
@@ -22,7 +23,8 @@ typedef enum {
 /* Models opened from files, most recent first. */
 #define ATTN_PREFERENCES_MAX_RECENT 5
 
-typedef struct {
+typedef struct
+{
   AttnColorScheme color_scheme; /* [appearance] color-scheme */
   AttnColormap colormap;        /* [view] colormap: "viridis", ... */
   double threshold;             /* [view] threshold, in [0, 1] */
@@ -47,8 +49,8 @@ AttnPreferences *attn_preferences_load (const char *path, GError **error);
 /* Writes prefs to path (folders created), keeping the keys of the file
  * there that prefs does not hold; whole or not at all. ATTN_ERROR_IO
  * naming path on failure. */
-gboolean attn_preferences_save (const AttnPreferences *prefs,
-                                const char *path, GError **error);
+gboolean attn_preferences_save (const AttnPreferences *prefs, const char *path,
+                                GError **error);
 
 /* Puts path first in the recent models, once, keeping at most
  * ATTN_PREFERENCES_MAX_RECENT. */

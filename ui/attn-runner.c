@@ -4,7 +4,8 @@
 
 /* The model, shared by the runner and the run in flight: replacing the
  * runner's model must not free it under a worker still using it. */
-typedef struct {
+typedef struct
+{
   AttnModel *model;
 } ModelBox;
 
@@ -33,7 +34,7 @@ struct _AttnRunner
 {
   GObject parent_instance;
 
-  ModelBox *box;      /* NULL without a model */
+  ModelBox *box; /* NULL without a model */
   guint debounce_ms;
   guint debounce_id;
   guint64 generation; /* of the newest request */
@@ -52,7 +53,8 @@ enum
 
 static guint signals[N_SIGNALS];
 
-typedef struct {
+typedef struct
+{
   ModelBox *box;
   gint64 started_us;
   guint64 generation;
@@ -106,7 +108,7 @@ run_in_thread (GTask *task, gpointer source, gpointer task_data,
   result->trace = attn_model_run (job->box->model, job->text, &options,
                                   result->unknown, &result->error);
   result->run_ms = (g_get_monotonic_time () - start) / 1000.0;
-  g_task_return_pointer (task, result, (GDestroyNotify) run_result_free);
+  g_task_return_pointer (task, result, (GDestroyNotify)run_result_free);
 }
 
 static void start_next (AttnRunner *self);
@@ -153,7 +155,7 @@ start_next (AttnRunner *self)
   self->running = TRUE;
   g_autoptr (GTask) task = g_task_new (self, NULL, on_run_done, NULL);
   g_task_set_source_tag (task, start_next);
-  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  g_task_set_task_data (task, job, (GDestroyNotify)job_free);
   g_task_run_in_thread (task, run_in_thread);
 }
 
@@ -295,9 +297,9 @@ attn_runner_class_init (AttnRunnerClass *klass)
   object_class->finalize = attn_runner_finalize;
 
   /* (AttnRunResult *result): the newest request's result. */
-  signals[FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
-                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                    G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[FINISHED]
+      = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 static void

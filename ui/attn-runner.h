@@ -21,17 +21,18 @@ G_DECLARE_FINAL_TYPE (AttnRunner, attn_runner, ATTN, RUNNER, GObject)
 
 /* What "finished" carries; valid during the emission. A handler may keep
  * the trace by stealing it (g_steal_pointer (&result->trace)). */
-typedef struct {
+typedef struct
+{
   guint64 generation;
-  char *text;          /* the text as run (truncated when too long) */
-  gboolean truncated;  /* the request was longer than max_chars */
+  char *text;         /* the text as run (truncated when too long) */
+  gboolean truncated; /* the request was longer than max_chars */
   int max_chars;
-  AttnTrace *trace;    /* NULL on error */
-  GPtrArray *unknown;  /* of char *: characters outside the vocabulary */
+  AttnTrace *trace;   /* NULL on error */
+  GPtrArray *unknown; /* of char *: characters outside the vocabulary */
   GError *error;
-  double run_ms;       /* time in attn_model_run, in the worker */
-  gint64 started_us;   /* g_get_monotonic_time () when the run was handed to
-                        * the worker (the debounce delay over) */
+  double run_ms;     /* time in attn_model_run, in the worker */
+  gint64 started_us; /* g_get_monotonic_time () when the run was handed to
+                      * the worker (the debounce delay over) */
 } AttnRunResult;
 
 /* Default delay between the last keystroke and the run. */

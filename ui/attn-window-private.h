@@ -18,7 +18,7 @@ struct _AttnWindow
   GtkMenuButton *model_button;
   GtkMenuButton *export_button;
   GtkToggleButton *presentation_button;
-  GtkStack *main_stack;  /* "empty" | "content" */
+  GtkStack *main_stack; /* "empty" | "content" */
   AdwStatusPage *empty_page;
   GtkEntry *text_entry;
   GtkLabel *output_label;
@@ -47,21 +47,21 @@ struct _AttnWindow
   char *trace_path;               /* when opened from a file */
   AttnSelection sel;
   AttnViewOptions options;
-  AttnKind kinds[ATTN_N_KINDS];   /* the block dropdown's entries */
+  AttnKind kinds[ATTN_N_KINDS]; /* the block dropdown's entries */
   int n_kinds;
-  gboolean updating_controls;     /* set while code moves the controls */
+  gboolean updating_controls; /* set while code moves the controls */
   GMenu *model_menu;
-  char *example_text;             /* the loaded model's example */
-  char *initial_text;             /* for the next model, or NULL */
-  char *last_toast;               /* the message of the latest toast */
-  char *prefs_path;               /* attn_preferences_path () */
-  gint64 draw_pending_since;      /* a new trace waits to be painted: when
-                                   * its run started, or 0 */
-  gboolean presentation;          /* fullscreen, large type, arrow keys
-                                   * through layers, heads and steps */
-  guint play_id;                  /* the step animation's timeout */
-  guint play_interval_ms;         /* between steps while playing */
-  gint64 run_started_us;          /* of the result being shown, or 0 */
+  char *example_text;        /* the loaded model's example */
+  char *initial_text;        /* for the next model, or NULL */
+  char *last_toast;          /* the message of the latest toast */
+  char *prefs_path;          /* attn_preferences_path () */
+  gint64 draw_pending_since; /* a new trace waits to be painted: when
+                              * its run started, or 0 */
+  gboolean presentation;     /* fullscreen, large type, arrow keys
+                              * through layers, heads and steps */
+  guint play_id;             /* the step animation's timeout */
+  guint play_interval_ms;    /* between steps while playing */
+  gint64 run_started_us;     /* of the result being shown, or 0 */
   gboolean first_paint_logged;
   GdkFrameClock *paint_clock;
   gulong after_paint_id;

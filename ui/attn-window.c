@@ -32,16 +32,14 @@ static const AttnKind kind_order[ATTN_N_KINDS] = {
 
 /* The view stack's page names, by AttnViewKind. */
 static const char *const page_names[ATTN_N_VIEWS] = {
-  [ATTN_VIEW_HEATMAP] = "heatmap",
-  [ATTN_VIEW_ALIGNMENT] = "alignment",
-  [ATTN_VIEW_HEADS] = "heads",
-  [ATTN_VIEW_MODEL] = "model",
+  [ATTN_VIEW_HEATMAP] = "heatmap", [ATTN_VIEW_ALIGNMENT] = "alignment",
+  [ATTN_VIEW_HEADS] = "heads",     [ATTN_VIEW_MODEL] = "model",
   [ATTN_VIEW_STEP] = "steps",
 };
 
 /* The status line when the pointer is over nothing. */
-#define HOVER_HINT                                                           \
-  "Point at a cell or a link to read its weight; click a token to follow "  \
+#define HOVER_HINT                                                             \
+  "Point at a cell or a link to read its weight; click a token to follow "     \
   "it in every view."
 
 /* The head dropdown's first entries; head h follows at HEAD_ROW_FIRST + h. */
@@ -81,8 +79,7 @@ attn_window_toast (AttnWindow *self, const char *message)
 static void
 show_error_dialog (AttnWindow *self, const char *heading, const char *body)
 {
-  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), heading,
-                                              body);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), heading, body);
   adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close",
                                    "_Close");
   gtk_window_present (GTK_WINDOW (dialog));
@@ -97,8 +94,8 @@ update_preferences (AttnWindow *self,
                     void (*apply) (AttnWindow *self, AttnPreferences *prefs),
                     const char *extra)
 {
-  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
-                                                             NULL);
+  g_autoptr (AttnPreferences) prefs
+      = attn_preferences_load (self->prefs_path, NULL);
   if (apply != NULL)
     apply (self, prefs);
   if (extra != NULL)
@@ -167,7 +164,7 @@ card_string (const char *card, const char *key, int index)
   if (node != NULL && index >= 0 && JSON_NODE_HOLDS_ARRAY (node))
     {
       JsonArray *array = json_node_get_array (node);
-      node = (guint) index < json_array_get_length (array)
+      node = (guint)index < json_array_get_length (array)
                  ? json_array_get_element (array, index)
                  : NULL;
     }
@@ -185,7 +182,8 @@ example_for_card (const char *card)
   if (example != NULL)
     return example;
   g_autofree char *task = card_string (card, "task", -1);
-  static const struct {
+  static const struct
+  {
     const char *task, *text;
   } examples[] = {
     { "dates", "23 Nov 2026" },
@@ -206,8 +204,8 @@ rebuild_model_menu (AttnWindow *self)
   g_menu_remove_all (self->model_menu);
 
   /* Model files opened before, while they still exist. */
-  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
-                                                             NULL);
+  g_autoptr (AttnPreferences) prefs
+      = attn_preferences_load (self->prefs_path, NULL);
   g_autoptr (GMenu) recent = g_menu_new ();
   for (guint i = 0; prefs->recent_models[i] != NULL; i++)
     {
@@ -228,12 +226,10 @@ rebuild_model_menu (AttnWindow *self)
       g_autofree char *card = ref != NULL ? read_card (ref->path) : NULL;
       g_autofree char *task = card_string (card, "task", -1);
       g_autofree char *label = task != NULL
-                                   ? g_strdup_printf ("%s — %s", names[i],
-                                                      task)
+                                   ? g_strdup_printf ("%s — %s", names[i], task)
                                    : g_strdup (names[i]);
       g_autoptr (GMenuItem) item = g_menu_item_new (label, NULL);
-      g_menu_item_set_action_and_target (item, "win.open-ref", "s",
-                                         names[i]);
+      g_menu_item_set_action_and_target (item, "win.open-ref", "s", names[i]);
       g_menu_append_item (bundled, item);
     }
   if (names[0] == NULL)
@@ -272,8 +268,7 @@ shown_block (AttnWindow *self)
 {
   if (self->trace == NULL)
     return NULL;
-  return attn_trace_lookup_block (self->trace, self->sel.kind,
-                                  self->sel.layer);
+  return attn_trace_lookup_block (self->trace, self->sel.kind, self->sel.layer);
 }
 
 /* Hands the window's selection and options to every view. */
@@ -283,9 +278,8 @@ push_selection (AttnWindow *self)
   AttnSelection sel = self->sel;
   /* The head view draws a subset of heads: the chosen one, or all of them
    * for the mean and the max. */
-  sel.head_subset = sel.head >= 0 && sel.head < 64 ? G_GUINT64_CONSTANT (1)
-                                                         << sel.head
-                                                   : 0;
+  sel.head_subset
+      = sel.head >= 0 && sel.head < 64 ? G_GUINT64_CONSTANT (1) << sel.head : 0;
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
       attn_attention_view_set_options (self->views[v], &self->options);
@@ -302,8 +296,8 @@ set_strings (GtkDropDown *dropdown, GtkStringList *strings)
   GListModel *old = gtk_drop_down_get_model (dropdown);
   GListModel *new = G_LIST_MODEL (strings);
   guint n = g_list_model_get_n_items (new);
-  gboolean same = GTK_IS_STRING_LIST (old)
-                  && g_list_model_get_n_items (old) == n;
+  gboolean same
+      = GTK_IS_STRING_LIST (old) && g_list_model_get_n_items (old) == n;
   for (guint i = 0; same && i < n; i++)
     same = g_strcmp0 (gtk_string_list_get_string (GTK_STRING_LIST (old), i),
                       gtk_string_list_get_string (strings, i))
@@ -372,7 +366,7 @@ refresh_controls (AttnWindow *self)
                                   ? HEAD_ROW_MAX
                                   : HEAD_ROW_FIRST + self->sel.head);
 
-  int n_steps = trace != NULL ? (int) trace->steps->len : 0;
+  int n_steps = trace != NULL ? (int)trace->steps->len : 0;
   self->sel.step = CLAMP (self->sel.step, 0, MAX (n_steps - 1, 0));
   gtk_spin_button_set_range (self->step_spin, 0, MAX (n_steps - 1, 0));
   gtk_spin_button_set_value (self->step_spin, self->sel.step);
@@ -383,13 +377,13 @@ refresh_controls (AttnWindow *self)
   /* Token indices survive a re-run only while they still exist. */
   if (trace != NULL)
     {
-      guint nq = attn_trace_n_tokens (trace,
-                                      attn_kind_query_side (self->sel.kind));
-      guint nk = attn_trace_n_tokens (trace,
-                                      attn_kind_key_side (self->sel.kind));
-      if (self->sel.selected_query >= (int) nq)
+      guint nq
+          = attn_trace_n_tokens (trace, attn_kind_query_side (self->sel.kind));
+      guint nk
+          = attn_trace_n_tokens (trace, attn_kind_key_side (self->sel.kind));
+      if (self->sel.selected_query >= (int)nq)
         self->sel.selected_query = -1;
-      if (self->sel.selected_key >= (int) nk)
+      if (self->sel.selected_key >= (int)nk)
         self->sel.selected_key = -1;
     }
 
@@ -402,7 +396,7 @@ on_block_selected (GtkDropDown *dropdown, GParamSpec *pspec, AttnWindow *self)
   if (self->updating_controls)
     return;
   guint row = gtk_drop_down_get_selected (dropdown);
-  if (row == GTK_INVALID_LIST_POSITION || (int) row >= self->n_kinds)
+  if (row == GTK_INVALID_LIST_POSITION || (int)row >= self->n_kinds)
     return;
   if (self->kinds[row] != self->sel.kind)
     {
@@ -434,7 +428,7 @@ on_head_selected (GtkDropDown *dropdown, GParamSpec *pspec, AttnWindow *self)
     return;
   self->sel.head = row == HEAD_ROW_MEAN  ? ATTN_HEADS_MEAN
                    : row == HEAD_ROW_MAX ? ATTN_HEADS_MAX
-                                         : (int) row - HEAD_ROW_FIRST;
+                                         : (int)row - HEAD_ROW_FIRST;
   push_selection (self);
 }
 
@@ -453,7 +447,7 @@ static gboolean
 on_play_tick (gpointer data)
 {
   AttnWindow *self = data;
-  int last = self->trace != NULL ? (int) self->trace->steps->len - 1 : 0;
+  int last = self->trace != NULL ? (int)self->trace->steps->len - 1 : 0;
   if (self->sel.step >= last)
     {
       self->play_id = 0;
@@ -488,12 +482,11 @@ on_play_toggled (GtkToggleButton *button, AttnWindow *self)
       g_clear_handle_id (&self->play_id, g_source_remove);
       return;
     }
-  int last = self->trace != NULL ? (int) self->trace->steps->len - 1 : 0;
+  int last = self->trace != NULL ? (int)self->trace->steps->len - 1 : 0;
   if (self->sel.step >= last)
     gtk_spin_button_set_value (self->step_spin, 0);
   if (self->play_id == 0)
-    self->play_id = g_timeout_add (self->play_interval_ms, on_play_tick,
-                                   self);
+    self->play_id = g_timeout_add (self->play_interval_ms, on_play_tick, self);
 }
 
 static void
@@ -503,7 +496,7 @@ on_colormap_selected (GtkDropDown *dropdown, GParamSpec *pspec,
   guint row = gtk_drop_down_get_selected (dropdown);
   if (row >= ATTN_COLORMAP_N_KINDS)
     return;
-  self->options.colormap = (AttnColormap) row;
+  self->options.colormap = (AttnColormap)row;
   push_selection (self);
 }
 
@@ -525,7 +518,7 @@ void
 attn_window_set_view (AttnWindow *self, AttnViewKind kind)
 {
   g_return_if_fail (ATTN_IS_WINDOW (self));
-  g_return_if_fail ((int) kind >= 0 && (int) kind < ATTN_N_VIEWS);
+  g_return_if_fail ((int)kind >= 0 && (int)kind < ATTN_N_VIEWS);
   adw_view_stack_set_visible_child_name (self->view_stack, page_names[kind]);
 }
 
@@ -536,7 +529,7 @@ attn_window_get_view (AttnWindow *self)
   const char *name = adw_view_stack_get_visible_child_name (self->view_stack);
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     if (g_strcmp0 (name, page_names[v]) == 0)
-      return (AttnViewKind) v;
+      return (AttnViewKind)v;
   return ATTN_VIEW_HEATMAP;
 }
 
@@ -550,10 +543,10 @@ on_visible_view_changed (AdwViewStack *stack, GParamSpec *pspec,
   gtk_widget_set_visible (self->step_box, view == ATTN_VIEW_STEP);
   if (view != ATTN_VIEW_STEP)
     stop_playing (self);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->layer_spin),
-                            view != ATTN_VIEW_MODEL && self->trace != NULL
-                                && n_layers_of_kind (self->trace,
-                                                     self->sel.kind) > 1);
+  gtk_widget_set_sensitive (
+      GTK_WIDGET (self->layer_spin),
+      view != ATTN_VIEW_MODEL && self->trace != NULL
+          && n_layers_of_kind (self->trace, self->sel.kind) > 1);
   gtk_widget_set_sensitive (GTK_WIDGET (self->head_dropdown),
                             view != ATTN_VIEW_MODEL);
   /* Shown only where it applies, which also keeps the row narrow. */
@@ -650,8 +643,8 @@ output_text (const AttnTrace *trace)
   if (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE) == 0
       && trace->steps->len > 0)
     {
-      const AttnStep *last = g_ptr_array_index (trace->steps,
-                                                trace->steps->len - 1);
+      const AttnStep *last
+          = g_ptr_array_index (trace->steps, trace->steps->len - 1);
       return g_strdup_printf ("next: %s", last->emitted.text);
     }
   return g_strdup (trace->target_text);
@@ -815,9 +808,9 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
       g_string_append (notice, "Not in the model’s vocabulary, read as "
                                "<unk>:");
       for (guint i = 0; i < result->unknown->len; i++)
-        g_string_append_printf (notice, "%s “%s”", i > 0 ? "," : "",
-                                (const char *) g_ptr_array_index (
-                                    result->unknown, i));
+        g_string_append_printf (
+            notice, "%s “%s”", i > 0 ? "," : "",
+            (const char *)g_ptr_array_index (result->unknown, i));
       g_string_append_c (notice, '.');
     }
   set_notice (self, notice->str);
@@ -889,7 +882,8 @@ set_text_now (AttnWindow *self, const char *text)
 
 /* What a load hands back: the model, and the file it came from when that
  * was not a bundled model (for the recent list). */
-typedef struct {
+typedef struct
+{
   AttnModel *model;
   char *file;
 } Loaded;
@@ -940,7 +934,7 @@ load_model_in_thread (GTask *task, gpointer source, gpointer task_data,
       g_autoptr (GFile) file = g_file_new_for_path (ref->path);
       loaded->file = g_file_get_path (file); /* absolute */
     }
-  g_task_return_pointer (task, loaded, (GDestroyNotify) loaded_free);
+  g_task_return_pointer (task, loaded, (GDestroyNotify)loaded_free);
 }
 
 static void
@@ -997,8 +991,8 @@ attn_window_open_model (AttnWindow *self, const char *ref)
   if (self->load_cancellable != NULL)
     g_cancellable_cancel (self->load_cancellable);
   g_set_object (&self->load_cancellable, g_cancellable_new ());
-  g_autoptr (GTask) task = g_task_new (self, self->load_cancellable,
-                                       on_model_loaded, NULL);
+  g_autoptr (GTask) task
+      = g_task_new (self, self->load_cancellable, on_model_loaded, NULL);
   g_task_set_return_on_cancel (task, TRUE);
   g_task_set_task_data (task, g_strdup (ref), g_free);
   g_task_run_in_thread (task, load_model_in_thread);
@@ -1033,8 +1027,8 @@ attn_window_open_trace (AttnWindow *self, const char *path, GError **error)
 
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *shown = g_filename_display_name (base);
-  g_autofree char *label = g_strdup_printf ("%s (%s)", shown,
-                                            trace->model_name);
+  g_autofree char *label
+      = g_strdup_printf ("%s (%s)", shown, trace->model_name);
   gtk_menu_button_set_label (self->model_button, shown);
   attn_window_set_trace (self, trace, label);
   return TRUE;
@@ -1047,8 +1041,7 @@ file_path_or_error (GFile *file, AttnWindow *self)
   if (path == NULL)
     {
       g_autofree char *uri = g_file_get_uri (file);
-      g_autofree char *msg = g_strdup_printf ("“%s” is not a local file",
-                                              uri);
+      g_autofree char *msg = g_strdup_printf ("“%s” is not a local file", uri);
       attn_window_toast (self, msg);
     }
   return path;
@@ -1074,10 +1067,10 @@ on_open_response (GtkNativeDialog *native, int response, AttnWindow *self)
 {
   if (response == GTK_RESPONSE_ACCEPT)
     {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (
-          GTK_FILE_CHOOSER (native));
-      g_autofree char *path = file != NULL ? file_path_or_error (file, self)
-                                           : NULL;
+      g_autoptr (GFile) file
+          = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (native));
+      g_autofree char *path
+          = file != NULL ? file_path_or_error (file, self) : NULL;
       gboolean trace = GPOINTER_TO_INT (
           g_object_get_data (G_OBJECT (native), "attn-trace"));
       if (path != NULL && trace)
@@ -1111,8 +1104,7 @@ run_open_dialog (AttnWindow *self, gboolean trace)
     }
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
   g_object_unref (filter);
-  g_object_set_data (G_OBJECT (native), "attn-trace",
-                     GINT_TO_POINTER (trace));
+  g_object_set_data (G_OBJECT (native), "attn-trace", GINT_TO_POINTER (trace));
   g_signal_connect (native, "response", G_CALLBACK (on_open_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
 }
@@ -1201,8 +1193,8 @@ move_head (AttnWindow *self, int delta)
 {
   guint n = g_list_model_get_n_items (
       gtk_drop_down_get_model (self->head_dropdown));
-  int row = (int) gtk_drop_down_get_selected (self->head_dropdown) + delta;
-  if (n == 0 || row < 0 || row >= (int) n)
+  int row = (int)gtk_drop_down_get_selected (self->head_dropdown) + delta;
+  if (n == 0 || row < 0 || row >= (int)n)
     return FALSE;
   gtk_drop_down_set_selected (self->head_dropdown, row);
   return TRUE;
@@ -1250,8 +1242,8 @@ attn_window_presentation_key (AttnWindow *self, guint keyval)
 }
 
 static gboolean
-on_window_key (GtkEventControllerKey *controller, guint keyval,
-               guint keycode, GdkModifierType state, AttnWindow *self)
+on_window_key (GtkEventControllerKey *controller, guint keyval, guint keycode,
+               GdkModifierType state, AttnWindow *self)
 {
   if (!self->presentation
       || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SHIFT_MASK)) != 0)
@@ -1266,7 +1258,8 @@ on_window_key (GtkEventControllerKey *controller, guint keyval,
 
 /* ---- export ------------------------------------------------------------ */
 
-typedef enum {
+typedef enum
+{
   EXPORT_PNG,
   EXPORT_SVG,
   EXPORT_PDF,
@@ -1275,8 +1268,9 @@ typedef enum {
   EXPORT_JSON,
 } ExportWhat;
 
-static const struct {
-  const char *name;   /* the action's target */
+static const struct
+{
+  const char *name; /* the action's target */
   const char *suffix;
   const char *title;
 } export_kinds[] = {
@@ -1290,7 +1284,8 @@ static const struct {
 
 /* Sizes offered for images, in pixels (an SVG or PDF gets the same size at
  * 96 dpi). */
-static const struct {
+static const struct
+{
   const char *id, *label;
   int width, height;
 } export_sizes[] = {
@@ -1300,7 +1295,8 @@ static const struct {
   { "2400", "2400 × 1800", 2400, 1800 },
 };
 
-static const struct {
+static const struct
+{
   const char *id, *label;
   AttnTheme theme;
 } export_themes[] = {
@@ -1321,12 +1317,13 @@ suggested_name (AttnWindow *self, ExportWhat what)
                           : self->sel.head == ATTN_HEADS_MAX
                               ? g_strdup ("max")
                               : g_strdup_printf ("h%d", self->sel.head);
-  const char *view = what == EXPORT_CSV
-                         ? "weights"
-                         : attn_view_kind_to_string (attn_window_get_view (self));
+  const char *view
+      = what == EXPORT_CSV
+            ? "weights"
+            : attn_view_kind_to_string (attn_window_get_view (self));
   return g_strdup_printf ("%s-%s-%s-l%d-%s%s", model, view,
-                          attn_kind_to_string (self->sel.kind),
-                          self->sel.layer, head, export_kinds[what].suffix);
+                          attn_kind_to_string (self->sel.kind), self->sel.layer,
+                          head, export_kinds[what].suffix);
 }
 
 /* Writes the export; TRUE with a message for the toast, FALSE with the
@@ -1356,15 +1353,14 @@ export_to (AttnWindow *self, ExportWhat what, const char *path,
   for (guint i = 0; size_id != NULL && i < G_N_ELEMENTS (export_sizes); i++)
     if (strcmp (size_id, export_sizes[i].id) == 0)
       {
-        options.width = (AttnLength) { export_sizes[i].width, ATTN_UNIT_PX };
-        options.height = (AttnLength) { export_sizes[i].height, ATTN_UNIT_PX };
+        options.width = (AttnLength){ export_sizes[i].width, ATTN_UNIT_PX };
+        options.height = (AttnLength){ export_sizes[i].height, ATTN_UNIT_PX };
       }
   AttnTheme theme = ATTN_THEME_LIGHT;
   for (guint i = 0; theme_id != NULL && i < G_N_ELEMENTS (export_themes); i++)
     if (strcmp (theme_id, export_themes[i].id) == 0)
       theme = export_themes[i].theme;
-  g_autofree char *creator = g_strdup_printf ("Attnscope %s",
-                                              ATTN_VERSION);
+  g_autofree char *creator = g_strdup_printf ("Attnscope %s", ATTN_VERSION);
   options.creator = creator;
 
   AttnRenderStyle style;
@@ -1376,16 +1372,14 @@ export_to (AttnWindow *self, ExportWhat what, const char *path,
   style.show_values = self->options.show_values;
   gboolean ok;
   if (what == EXPORT_ATLAS)
-    ok = attn_export_atlas (trace, self->sel.kind, &self->sel, &style,
-                            &options, path, error);
+    ok = attn_export_atlas (trace, self->sel.kind, &self->sel, &style, &options,
+                            path, error);
   else
     {
       AttnViewKind view = attn_window_get_view (self);
-      ok = attn_export_view (view,
-                             trace,
-                             attn_attention_view_get_selection (
-                                 self->views[view]),
-                             &style, &options, path, error);
+      ok = attn_export_view (
+          view, trace, attn_attention_view_get_selection (self->views[view]),
+          &style, &options, path, error);
     }
   attn_render_style_clear (&style);
   return ok;
@@ -1420,9 +1414,9 @@ attn_window_export (AttnWindow *self, const char *what, const char *path,
     ok = export_to (self, kind, path, size, theme, &local);
 
   g_autofree char *shown = g_filename_display_basename (path);
-  g_autofree char *message = ok ? g_strdup_printf ("Exported “%s”", shown)
-                                : g_strdup_printf ("Export failed: %s",
-                                                   local->message);
+  g_autofree char *message
+      = ok ? g_strdup_printf ("Exported “%s”", shown)
+           : g_strdup_printf ("Export failed: %s", local->message);
   attn_window_toast (self, message);
   if (!ok)
     g_propagate_error (error, g_steal_pointer (&local));
@@ -1432,14 +1426,14 @@ attn_window_export (AttnWindow *self, const char *what, const char *path,
 static void
 on_export_response (GtkNativeDialog *native, int response, AttnWindow *self)
 {
-  ExportWhat what = GPOINTER_TO_INT (
-      g_object_get_data (G_OBJECT (native), "attn-export"));
+  ExportWhat what
+      = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (native), "attn-export"));
   if (response == GTK_RESPONSE_ACCEPT && self->trace != NULL)
     {
       GtkFileChooser *chooser = GTK_FILE_CHOOSER (native);
       g_autoptr (GFile) file = gtk_file_chooser_get_file (chooser);
-      g_autofree char *path = file != NULL ? file_path_or_error (file, self)
-                                           : NULL;
+      g_autofree char *path
+          = file != NULL ? file_path_or_error (file, self) : NULL;
       if (path != NULL)
         attn_window_export (self, export_kinds[what].name, path,
                             gtk_file_chooser_get_choice (chooser, "size"),
@@ -1460,8 +1454,8 @@ export_action (GtkWidget *widget, const char *action, GVariant *param)
     return;
 
   GtkFileChooserNative *native = gtk_file_chooser_native_new (
-      export_kinds[what].title, GTK_WINDOW (self),
-      GTK_FILE_CHOOSER_ACTION_SAVE, "_Export", "_Cancel");
+      export_kinds[what].title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
+      "_Export", "_Cancel");
   GtkFileChooser *chooser = GTK_FILE_CHOOSER (native);
   g_autofree char *suggested = suggested_name (self, what);
   gtk_file_chooser_set_current_name (chooser, suggested);
@@ -1483,14 +1477,11 @@ export_action (GtkWidget *widget, const char *action, GVariant *param)
           tids[i] = export_themes[i].id;
           tlabels[i] = export_themes[i].label;
         }
-      gtk_file_chooser_add_choice (chooser, "theme", "Colours", tids,
-                                   tlabels);
+      gtk_file_chooser_add_choice (chooser, "theme", "Colours", tids, tlabels);
       gtk_file_chooser_set_choice (chooser, "theme", tids[0]);
     }
-  g_object_set_data (G_OBJECT (native), "attn-export",
-                     GINT_TO_POINTER (what));
-  g_signal_connect (native, "response", G_CALLBACK (on_export_response),
-                    self);
+  g_object_set_data (G_OBJECT (native), "attn-export", GINT_TO_POINTER (what));
+  g_signal_connect (native, "response", G_CALLBACK (on_export_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
 }
 
@@ -1580,8 +1571,8 @@ attn_window_class_init (AttnWindowClass *klass)
   g_type_ensure (ATTN_TYPE_ATTENTION_VIEW);
   gtk_widget_class_set_template_from_resource (
       widget_class, "/io/github/attnscope/Attnscope/attn-window.ui");
-#define BIND(name) gtk_widget_class_bind_template_child (widget_class, \
-                                                         AttnWindow, name)
+#define BIND(name)                                                             \
+  gtk_widget_class_bind_template_child (widget_class, AttnWindow, name)
   BIND (toast_overlay);
   BIND (switcher_title);
   BIND (model_button);
@@ -1629,9 +1620,8 @@ attn_window_class_init (AttnWindowClass *klass)
                                    open_ref_action);
   gtk_widget_class_install_action (widget_class, "win.export", "s",
                                    export_action);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
-                                       GDK_CONTROL_MASK, "win.open-model",
-                                       NULL);
+  gtk_widget_class_add_binding_action (
+      widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.open-model", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o,
                                        GDK_CONTROL_MASK | GDK_SHIFT_MASK,
                                        "win.open-trace", NULL);
@@ -1639,9 +1629,8 @@ attn_window_class_init (AttnWindowClass *klass)
                                             "presentation");
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F11, 0,
                                        "win.presentation", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e,
-                                       GDK_CONTROL_MASK, "win.export", "s",
-                                       "png");
+  gtk_widget_class_add_binding_action (
+      widget_class, GDK_KEY_e, GDK_CONTROL_MASK, "win.export", "s", "png");
 }
 
 static void
@@ -1659,8 +1648,8 @@ attn_window_init (AttnWindow *self)
 
   /* The user's last choices. */
   self->prefs_path = attn_preferences_path ();
-  g_autoptr (AttnPreferences) prefs = attn_preferences_load (self->prefs_path,
-                                                             NULL);
+  g_autoptr (AttnPreferences) prefs
+      = attn_preferences_load (self->prefs_path, NULL);
   self->options.colormap = prefs->colormap;
   self->options.threshold = prefs->threshold;
   gtk_spin_button_set_value (self->threshold_spin, self->options.threshold);
@@ -1670,8 +1659,7 @@ attn_window_init (AttnWindow *self)
                                  prefs->height);
   if (prefs->maximized)
     gtk_window_maximize (GTK_WINDOW (self));
-  g_signal_connect (self, "close-request", G_CALLBACK (on_close_request),
-                    self);
+  g_signal_connect (self, "close-request", G_CALLBACK (on_close_request), self);
 
   self->model_menu = g_menu_new ();
   rebuild_model_menu (self);
@@ -1693,8 +1681,8 @@ attn_window_init (AttnWindow *self)
                                                      FALSE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), FALSE);
 
-  g_signal_connect (self->text_entry, "changed",
-                    G_CALLBACK (on_text_changed), self);
+  g_signal_connect (self->text_entry, "changed", G_CALLBACK (on_text_changed),
+                    self);
   g_signal_connect (self->block_dropdown, "notify::selected",
                     G_CALLBACK (on_block_selected), self);
   g_signal_connect (self->layer_spin, "value-changed",
@@ -1703,8 +1691,8 @@ attn_window_init (AttnWindow *self)
                     G_CALLBACK (on_head_selected), self);
   g_signal_connect (self->step_spin, "value-changed",
                     G_CALLBACK (on_step_changed), self);
-  g_signal_connect (self->play_button, "toggled",
-                    G_CALLBACK (on_play_toggled), self);
+  g_signal_connect (self->play_button, "toggled", G_CALLBACK (on_play_toggled),
+                    self);
   g_signal_connect (self->colormap_dropdown, "notify::selected",
                     G_CALLBACK (on_colormap_selected), self);
   g_signal_connect (self->threshold_spin, "value-changed",
@@ -1732,11 +1720,11 @@ attn_window_init (AttnWindow *self)
   gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
   g_signal_connect (keys, "key-pressed", G_CALLBACK (on_window_key), self);
   gtk_widget_add_controller (GTK_WIDGET (self), keys);
-  g_signal_connect (self, "notify::fullscreened",
-                    G_CALLBACK (on_fullscreened), self);
+  g_signal_connect (self, "notify::fullscreened", G_CALLBACK (on_fullscreened),
+                    self);
 
-  GtkDropTarget *drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST,
-                                             GDK_ACTION_COPY);
+  GtkDropTarget *drop
+      = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 }
