@@ -970,6 +970,84 @@ has_error_dialog (gpointer data)
   return FALSE;
 }
 
+static gboolean
+trace_has_target (gpointer data)
+{
+  TraceWait *w = data;
+  const AttnTrace *trace = attn_window_get_trace (w->window);
+  return trace != NULL && g_strcmp0 (trace->target_text, w->source_text) == 0;
+}
+
+/* A Hugging Face GPT-2 folder (the real vocabulary, a tiny random
+ * network: ../shared/models/hf-fake-gpt2): one stream, decoder
+ * self-attention only, a prediction per position; text cut to its 1,024
+ * tokens. */
+static void
+test_gpt2_folder (void)
+{
+  g_autofree char *folder = attn_test_shared_model ("hf-fake-gpt2");
+  if (folder == NULL)
+    return;
+  AttnWindow *window = new_window ();
+  attn_window_open_model (window, folder);
+  TraceWait wait = { window, "The cat sat on the mat because it was tired" };
+  attn_ui_test_wait (trace_has_target, &wait, 30000);
+  const AttnTrace *trace = attn_window_get_trace (window);
+  g_assert_cmpstr (trace->architecture, ==, "gpt2");
+  g_assert_cmpstr (gtk_menu_button_get_label (window->model_button), ==,
+                   "hf-fake-gpt2");
+  GListModel *blocks = gtk_drop_down_get_model (window->block_dropdown);
+  g_assert_cmpuint (g_list_model_get_n_items (blocks), ==, 1);
+  g_autofree char *b0 = string_item (window->block_dropdown, 0);
+  g_assert_cmpstr (b0, ==, "Decoder self-attention");
+  assert_views_have (window, ATTN_KIND_DECODER_SELF, 0, 0);
+  /* "The cat sat on the mat because it was tired" is 10 GPT-2 tokens; the
+   * output is the prediction after the last one. */
+  g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_TARGET), ==, 10);
+  g_assert_true (
+      g_str_has_prefix (gtk_label_get_text (window->output_label), "next: "));
+  assert_draws_like_renderer (shown_view (window, ATTN_VIEW_HEATMAP));
+  assert_draws_like_renderer (shown_view (window, ATTN_VIEW_STEP));
+
+  /* A paste longer than the context: cut to 1,024 tokens, said in
+   * tokens. " word" is one token. */
+  g_autoptr (GString) paste = g_string_new ("Hello");
+  for (int i = 0; i < 3000; i++)
+    g_string_append (paste, " word");
+  gtk_editable_set_text (GTK_EDITABLE (window->text_entry), paste->str);
+  g_autoptr (GString) cut = g_string_new ("Hello");
+  for (int i = 0; i < 1023; i++)
+    g_string_append (cut, " word");
+  wait.source_text = cut->str;
+  attn_ui_test_wait (trace_has_target, &wait, 60000);
+  g_assert_cmpuint (
+      attn_trace_n_tokens (attn_window_get_trace (window), ATTN_SIDE_TARGET),
+      ==, 1024);
+  g_assert_nonnull (strstr (gtk_label_get_text (window->notice_label),
+                            "cut to the model’s limit of 1024 tokens"));
+  destroy_window (window);
+}
+
+/* Any other folder is refused by name. */
+static void
+test_folder_not_a_model (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("attnscope-folder-XXXXXX", NULL);
+  AttnWindow *window = new_window ();
+  attn_window_open_model (window, dir);
+  DialogWait dw = { NULL };
+  attn_ui_test_wait (has_error_dialog, &dw, 20000);
+  const char *body
+      = adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dw.dialog));
+  g_assert_nonnull (strstr (body, "not a GPT-2 model"));
+  g_autofree char *base = g_path_get_basename (dir);
+  g_assert_nonnull (strstr (body, base));
+  gtk_window_destroy (dw.dialog);
+  g_assert_null (attn_window_get_trace (window));
+  g_rmdir (dir);
+  destroy_window (window);
+}
+
 static void
 test_bad_model_keeps_previous (void)
 {
@@ -1147,6 +1225,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/model-typing", test_model_typing);
   g_test_add_func ("/attn/window/initial-text", test_initial_text);
   g_test_add_func ("/attn/window/drop-files", test_drop_files);
+  g_test_add_func ("/attn/window/gpt2-folder", test_gpt2_folder);
+  g_test_add_func ("/attn/window/folder-not-a-model", test_folder_not_a_model);
   g_test_add_func ("/attn/window/bad-model-keeps-previous",
                    test_bad_model_keeps_previous);
   g_test_add_func ("/attn/window/app-starts-on-default",

@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 
+#include "core/attn-gpt2.h"
 #include "core/attn-model.h"
 
 G_BEGIN_DECLS
@@ -26,29 +27,39 @@ typedef struct
   guint64 generation;
   char *text;         /* the text as run (truncated when too long) */
   gboolean truncated; /* the request was longer than max_chars */
-  int max_chars;
+  int max_chars;      /* the model's limit, in characters, or in tokens
+                       * when limit_in_tokens (GPT-2) */
+  gboolean limit_in_tokens;
   AttnTrace *trace;   /* NULL on error */
   GPtrArray *unknown; /* of char *: characters outside the vocabulary */
   GError *error;
-  double run_ms;     /* time in attn_model_run, in the worker */
+  double run_ms;     /* time in the model's run, in the worker */
   gint64 started_us; /* g_get_monotonic_time () when the run was handed to
                       * the worker (the debounce delay over) */
 } AttnRunResult;
 
 /* Default delay between the last keystroke and the run. */
 #define ATTN_RUNNER_DEBOUNCE_MS 150
+/* A GPT-2 run whose attention would take more memory is refused (1,024
+ * tokens of gpt2-medium, 24 x 16 x 1024 x 1024 floats, are 1.6 GB). */
+#define ATTN_RUNNER_MAX_TRACE_BYTES (G_GUINT64_CONSTANT (1) << 30)
 
 AttnRunner *attn_runner_new (void);
 
 /* Takes ownership of model (NULL unloads). Drops any pending or running
  * request's result. */
 void attn_runner_set_model (AttnRunner *self, AttnModel *model);
+/* The same for a GPT-2 model (taken): its runs are the prompt alone, cut
+ * to its context, each position's prediction a step; a run made stale by
+ * newer text is cancelled (between layers), not only dropped. */
+void attn_runner_set_gpt2 (AttnRunner *self, AttnGpt2 *gpt2);
 gboolean attn_runner_has_model (AttnRunner *self);
 /* The loaded model's name and card (`attnscope.card` JSON, or NULL). */
 const char *attn_runner_get_model_name (AttnRunner *self);
 const char *attn_runner_get_model_card (AttnRunner *self);
-/* Longest text the model takes, in characters (its max_len less the </s>
- * it appends); longer text is cut to this. 0 without a model. */
+/* Longest text the model takes: characters for a built-in model (its
+ * max_len less the </s> it appends), tokens for GPT-2 (n_positions);
+ * longer text is cut to this. 0 without a model. */
 int attn_runner_get_max_chars (AttnRunner *self);
 
 void attn_runner_set_debounce (AttnRunner *self, guint ms);

@@ -37,6 +37,9 @@ static const char *const page_names[ATTN_N_VIEWS] = {
   [ATTN_VIEW_STEP] = "steps",
 };
 
+/* What a GPT-2 model runs first. */
+#define GPT2_EXAMPLE "The cat sat on the mat because it was tired"
+
 /* The status line when the pointer is over nothing. */
 #define HOVER_HINT                                                             \
   "Point at a cell or a link to read its weight; click a token to follow "     \
@@ -801,8 +804,9 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
   if (result->truncated)
     g_string_append_printf (notice,
                             "The text was cut to the model’s limit of %d "
-                            "characters. ",
-                            result->max_chars);
+                            "%s. ",
+                            result->max_chars,
+                            result->limit_in_tokens ? "tokens" : "characters");
   if (result->unknown != NULL && result->unknown->len > 0)
     {
       g_string_append (notice, "Not in the model’s vocabulary, read as "
@@ -884,7 +888,8 @@ set_text_now (AttnWindow *self, const char *text)
  * was not a bundled model (for the recent list). */
 typedef struct
 {
-  AttnModel *model;
+  AttnModel *model; /* or */
+  AttnGpt2 *gpt2;
   char *file;
 } Loaded;
 
@@ -892,6 +897,7 @@ static void
 loaded_free (Loaded *loaded)
 {
   g_clear_pointer (&loaded->model, attn_model_free);
+  g_clear_pointer (&loaded->gpt2, attn_gpt2_free);
   g_free (loaded->file);
   g_free (loaded);
 }
@@ -910,25 +916,32 @@ load_model_in_thread (GTask *task, gpointer source, gpointer task_data,
       g_task_return_error (task, error);
       return;
     }
-  if (ref->kind == ATTN_MODEL_REF_FOLDER)
+  /* A Hugging Face GPT-2 folder (or its config.json or model.safetensors);
+   * any other folder is nothing we read. */
+  AttnGpt2 *gpt2 = NULL;
+  AttnModel *model = NULL;
+  if (attn_gpt2_detect (ref->path))
+    gpt2 = attn_gpt2_open (ref->path, &error);
+  else if (ref->kind == ATTN_MODEL_REF_FOLDER)
     {
       g_autofree char *shown = g_filename_display_name (ref->path);
-      g_task_return_new_error (task, ATTN_ERROR, ATTN_ERROR_UNSUPPORTED,
-                               "“%s” is a folder: Hugging Face GPT-2 "
-                               "folders are not readable in this build "
-                               "yet; open an Attnscope model file "
-                               "(.safetensors)",
+      g_task_return_new_error (task, ATTN_ERROR, ATTN_ERROR_BAD_MODEL_FILE,
+                               "“%s” is a folder but not a GPT-2 model's: "
+                               "it has no config.json whose model_type is "
+                               "“gpt2”",
                                shown);
       return;
     }
-  AttnModel *model = attn_model_load (ref->path, &error);
-  if (model == NULL)
+  else
+    model = attn_model_load (ref->path, &error);
+  if (model == NULL && gpt2 == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
   Loaded *loaded = g_new0 (Loaded, 1);
   loaded->model = model;
+  loaded->gpt2 = gpt2;
   if (ref->kind != ATTN_MODEL_REF_BUNDLED)
     {
       g_autoptr (GFile) file = g_file_new_for_path (ref->path);
@@ -951,16 +964,27 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
       show_error_dialog (self, "Cannot Open Model", error->message);
       return;
     }
-  AttnModel *model = g_steal_pointer (&loaded->model);
   if (loaded->file != NULL)
     remember_recent (self, loaded->file);
 
   g_clear_pointer (&self->trace_path, g_free);
   g_free (self->example_text);
-  self->example_text = example_for_card (model->card_json);
   g_autofree char *first_text = g_steal_pointer (&self->initial_text);
-  g_autofree char *name = g_strdup (model->name);
-  attn_runner_set_model (self->runner, model);
+  g_autofree char *name = NULL;
+  if (loaded->gpt2 != NULL)
+    {
+      /* A language model: a sentence whose attention has something to
+       * show (the pronoun looks back at what it refers to). */
+      self->example_text = g_strdup (GPT2_EXAMPLE);
+      name = g_strdup (loaded->gpt2->name);
+      attn_runner_set_gpt2 (self->runner, g_steal_pointer (&loaded->gpt2));
+    }
+  else
+    {
+      self->example_text = example_for_card (loaded->model->card_json);
+      name = g_strdup (loaded->model->name);
+      attn_runner_set_model (self->runner, g_steal_pointer (&loaded->model));
+    }
 
   gtk_menu_button_set_label (self->model_button, name);
   update_title (self, name);
