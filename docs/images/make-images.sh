@@ -5,14 +5,10 @@
 #
 #   docs/images/make-images.sh [CLI]
 #
-# dates-trace.json is a real run, made once (about 10 minutes on 2 cores)
-# with a dates Transformer (2 layers x 4 heads, d_model 64) trained by
-# Attnscope's own trainer; on its 500 test dates it scored exact match 1.0:
-#
-#   attnscope-cli train --task dates --arch transformer --steps 3000 \
-#       --threads 1 -o dates-transformer.safetensors "23 Nov 2026"
-#   attnscope-cli export --model dates-transformer.safetensors \
-#       "23 Nov 2026" -o docs/images/dates-trace.json
+# dates-trace.json is a real run of the app's bundled default model,
+# dates-transformer (assets/models/; 2 + 2 layers x 4 heads, d_model 64,
+# trained by Attnscope's own trainer, 100 % exact match on its test dates),
+# made afresh by this script from the sentence "23 Nov 2026".
 #
 # Each picture is laid out at 800 px wide (1/96 in units) and drawn at
 # 144 dpi, i.e. 1.5 pixels per unit, so it stays sharp on a HiDPI screen.
@@ -23,7 +19,9 @@ dir=docs/images
 trace=$dir/dates-trace.json
 hi="--dpi 144"
 
-"$cli" export --trace "$trace" --kind cross --layer 1 --head 3 \
+"$cli" export --model dates-transformer "23 Nov 2026" -o "$trace"
+
+"$cli" export --trace "$trace" --kind cross --layer 1 --head mean \
   --width 1200 --height 900 $hi -o "$dir/heatmap.png"
 "$cli" export --trace "$trace" --kind cross --layer 1 --head mean \
   --view alignment --threshold 0.03 --width 1200 --height 780 $hi \
