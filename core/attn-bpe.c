@@ -585,15 +585,17 @@ scan_int (Scan *sc, gint64 *out)
   if (negative)
     sc->p++;
   const char *digits = sc->p;
-  gint64 v = 0;
+  /* Unsigned, so a run of more digits than MAX_JSON_DIGITS wraps (defined)
+   * before it is refused below; up to it, v < 10^18 fits a gint64. */
+  guint64 v = 0;
   while (sc->p < sc->end && g_ascii_isdigit (*sc->p))
-    v = v * 10 + (*sc->p++ - '0');
+    v = v * 10 + (guint64)(*sc->p++ - '0');
   gsize n = (gsize)(sc->p - digits);
   if (n == 0 || n > MAX_JSON_DIGITS || (n > 1 && digits[0] == '0'))
     return FALSE;
   if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' || *sc->p == 'E'))
     return FALSE;
-  *out = negative ? -v : v;
+  *out = negative ? -(gint64) v : (gint64) v;
   return TRUE;
 }
 

@@ -313,12 +313,11 @@ name_from_path (const char *path)
   return base;
 }
 
-AttnModel *
-attn_model_load (const char *path, GError **error)
+/* The body of attn_model_load () on an opened file; path names the model
+ * when its card does not. */
+static AttnModel *
+load_from_safetensors (AttnSafetensors *st, const char *path, GError **error)
 {
-  g_autoptr (AttnSafetensors) st = attn_safetensors_open (path, error);
-  if (st == NULL)
-    return NULL;
   const char *file = attn_safetensors_get_name (st);
 
   const char *version = attn_safetensors_get_metadata (st, KEY_VERSION);
@@ -441,6 +440,26 @@ attn_model_load (const char *path, GError **error)
         }
     }
   return g_steal_pointer (&model);
+}
+
+AttnModel *
+attn_model_load (const char *path, GError **error)
+{
+  g_autoptr (AttnSafetensors) st = attn_safetensors_open (path, error);
+  if (st == NULL)
+    return NULL;
+  return load_from_safetensors (st, path, error);
+}
+
+AttnModel *
+attn_model_load_from_bytes (GBytes *bytes, const char *name, GError **error)
+{
+  g_autoptr (AttnSafetensors) st = attn_safetensors_new_from_bytes (bytes,
+                                                                    name,
+                                                                    error);
+  if (st == NULL)
+    return NULL;
+  return load_from_safetensors (st, name, error);
 }
 
 /* ---- incremental decoding ---------------------------------------------- */

@@ -159,6 +159,12 @@ gboolean attn_model_enable_training (AttnModel *model, GError **error);
  * shape against the config (ATTN_ERROR_BAD_MODEL_FILE naming the file). */
 gboolean attn_model_save (AttnModel *model, const char *path, GError **error);
 AttnModel *attn_model_load (const char *path, GError **error);
+/* The same from a whole model file already in memory (a GResource, a
+ * fuzzer's input); name is used in messages and, without a card name, as
+ * the model's name (its basename less ".safetensors"). Keeps no reference
+ * to bytes once it returns. */
+AttnModel *attn_model_load_from_bytes (GBytes *bytes, const char *name,
+                                       GError **error);
 
 typedef struct {
   int beam_width; /* 1 = greedy; at most ATTN_MAX_BEAM_WIDTH */

@@ -343,6 +343,86 @@ parse_header (const char *path, const char *text, gsize len, int *ndim,
   return TRUE;
 }
 
+/* Checks the prefix and header of a .npy of size bytes, whose first
+ * head_size bytes (all of the file up to MAGIC_LEN + 2 + 4 + HEADER_MAX) are
+ * in bytes. On success the floats are the last *numel * 4 bytes of the
+ * file, starting at *data_offset, with shape dims (*nd of them). */
+static gboolean
+parse_npy (const char *path, const guint8 *bytes, gsize head_size,
+           gsize size, int *nd, gsize *dims, gsize *data_offset,
+           gsize *numel, GError **error)
+{
+  if (size < MAGIC_LEN + 2 || memcmp (bytes, MAGIC, MAGIC_LEN) != 0)
+    return bad_npy (error, path, "not a .npy file (bad magic)");
+  guint major = bytes[MAGIC_LEN], minor = bytes[MAGIC_LEN + 1];
+  /* Version 2.0 differs from 1.0 only in a 4-byte header length. */
+  gsize len_bytes = major == 1 ? 2 : 4;
+  if ((major != 1 && major != 2) || minor != 0)
+    return bad_npy (error, path, ".npy version %u.%u is not supported (only "
+                    "1.0 and 2.0)", major, minor);
+  gsize prefix = MAGIC_LEN + 2 + len_bytes;
+  if (size < prefix)
+    return bad_npy (error, path, "truncated before the header length");
+  gsize header_len = bytes[MAGIC_LEN + 2] | (gsize) bytes[MAGIC_LEN + 3] << 8;
+  if (major == 2)
+    header_len |= (gsize) bytes[MAGIC_LEN + 4] << 16
+                  | (gsize) bytes[MAGIC_LEN + 5] << 24;
+  if (header_len > size - prefix)
+    return bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes runs "
+                    "past the end of the %" G_GSIZE_FORMAT "-byte file",
+                    header_len, size);
+  if (header_len > HEADER_MAX)
+    return bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes is "
+                    "larger than the %d this reader takes", header_len,
+                    HEADER_MAX);
+  g_assert (prefix + header_len <= head_size);
+  const char *header = (const char *) bytes + prefix;
+  if (header_len == 0 || header[header_len - 1] != '\n')
+    return bad_npy (error, path, "header does not end with a newline");
+  if (!parse_header (path, header, header_len, nd, dims, error))
+    return FALSE;
+
+  /* Bound the allocation by the bytes actually present. */
+  gsize data_bytes = size - prefix - header_len;
+  GError *too_big = NULL;
+  gsize n = attn_shape_numel (*nd, dims, G_MAXSIZE / sizeof (float),
+                              &too_big);
+  if (too_big != NULL)
+    {
+      g_error_free (too_big);
+      return bad_npy (error, path, "header claims a shape beyond the address "
+                      "space; the file holds %" G_GSIZE_FORMAT " bytes of "
+                      "data", data_bytes);
+    }
+  if (n * sizeof (float) != data_bytes)
+    return bad_npy (error, path, "header claims %" G_GSIZE_FORMAT " floats (%"
+                    G_GSIZE_FORMAT " bytes) but the file holds %"
+                    G_GSIZE_FORMAT " bytes of data%s", n, n * sizeof (float),
+                    data_bytes,
+                    data_bytes < n * sizeof (float) ? ": truncated" : "");
+  *data_offset = prefix + header_len;
+  *numel = n;
+  return TRUE;
+}
+
+/* The little-endian floats of a file, in place, to host order. */
+static void
+from_le (float *data, gsize numel)
+{
+#if G_BYTE_ORDER != G_LITTLE_ENDIAN
+  for (gsize i = 0; i < numel; i++)
+    {
+      guint32 bits;
+      memcpy (&bits, &data[i], 4);
+      bits = GUINT32_FROM_LE (bits);
+      memcpy (&data[i], &bits, 4);
+    }
+#else
+  (void) data;
+  (void) numel;
+#endif
+}
+
 /* The body of attn_npy_read () on an open file of size bytes. */
 static float *
 read_npy (const char *path, int fd, gsize size, int *ndim, gsize *shape,
@@ -366,78 +446,17 @@ read_npy (const char *path, int fd, gsize size, int *ndim, gsize *shape,
       return NULL;
     }
 
-  if (size < MAGIC_LEN + 2 || memcmp (bytes, MAGIC, MAGIC_LEN) != 0)
-    {
-      bad_npy (error, path, "not a .npy file (bad magic)");
-      return NULL;
-    }
-  guint major = bytes[MAGIC_LEN], minor = bytes[MAGIC_LEN + 1];
-  /* Version 2.0 differs from 1.0 only in a 4-byte header length. */
-  gsize len_bytes = major == 1 ? 2 : 4;
-  if ((major != 1 && major != 2) || minor != 0)
-    {
-      bad_npy (error, path, ".npy version %u.%u is not supported (only 1.0 "
-               "and 2.0)", major, minor);
-      return NULL;
-    }
-  gsize prefix = MAGIC_LEN + 2 + len_bytes;
-  if (size < prefix)
-    {
-      bad_npy (error, path, "truncated before the header length");
-      return NULL;
-    }
-  gsize header_len = bytes[MAGIC_LEN + 2] | (gsize) bytes[MAGIC_LEN + 3] << 8;
-  if (major == 2)
-    header_len |= (gsize) bytes[MAGIC_LEN + 4] << 16
-                  | (gsize) bytes[MAGIC_LEN + 5] << 24;
-  if (header_len > size - prefix)
-    {
-      bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes runs past "
-               "the end of the %" G_GSIZE_FORMAT "-byte file", header_len,
-               size);
-      return NULL;
-    }
-  if (header_len > HEADER_MAX)
-    {
-      bad_npy (error, path, "header of %" G_GSIZE_FORMAT " bytes is larger "
-               "than the %d this reader takes", header_len, HEADER_MAX);
-      return NULL;
-    }
-  const char *header = (const char *) bytes + prefix;
-  if (header_len == 0 || header[header_len - 1] != '\n')
-    {
-      bad_npy (error, path, "header does not end with a newline");
-      return NULL;
-    }
   int nd = 0;
   gsize dims[ATTN_NPY_MAX_DIMS] = { 0 };
-  if (!parse_header (path, header, header_len, &nd, dims, error))
+  gsize offset = 0, numel = 0;
+  if (!parse_npy (path, bytes, head_size, size, &nd, dims, &offset, &numel,
+                  error))
     return NULL;
 
-  /* Bound the allocation by the bytes actually present. */
-  gsize data_bytes = size - prefix - header_len;
-  GError *too_big = NULL;
-  gsize numel = attn_shape_numel (nd, dims, G_MAXSIZE / sizeof (float),
-                                  &too_big);
-  if (too_big != NULL)
-    {
-      g_error_free (too_big);
-      bad_npy (error, path, "header claims a shape beyond the address space; "
-               "the file holds %" G_GSIZE_FORMAT " bytes of data", data_bytes);
-      return NULL;
-    }
-  if (numel * sizeof (float) != data_bytes)
-    {
-      bad_npy (error, path, "header claims %" G_GSIZE_FORMAT " floats (%"
-               G_GSIZE_FORMAT " bytes) but the file holds %" G_GSIZE_FORMAT
-               " bytes of data%s", numel, numel * sizeof (float), data_bytes,
-               data_bytes < numel * sizeof (float) ? ": truncated" : "");
-      return NULL;
-    }
-
+  gsize data_bytes = numel * sizeof (float);
   g_autofree float *data = g_new (float, MAX (numel, 1));
-  gsize have = head_size - prefix - header_len; /* data already read */
-  memcpy (data, bytes + prefix + header_len, have);
+  gsize have = MIN (head_size - offset, data_bytes); /* data already read */
+  memcpy (data, bytes + offset, have);
   got = read_all (fd, (guint8 *) data + have, data_bytes - have);
   if (got < 0)
     {
@@ -451,18 +470,27 @@ read_npy (const char *path, int fd, gsize size, int *ndim, gsize *shape,
       bad_npy (error, path, "the file shrank while being read");
       return NULL;
     }
-#if G_BYTE_ORDER != G_LITTLE_ENDIAN
-  for (gsize i = 0; i < numel; i++)
-    {
-      guint32 bits;
-      memcpy (&bits, &data[i], 4);
-      bits = GUINT32_FROM_LE (bits);
-      memcpy (&data[i], &bits, 4);
-    }
-#endif
+  from_le (data, numel);
   *ndim = nd;
   memcpy (shape, dims, sizeof (gsize) * nd);
   return g_steal_pointer (&data);
+}
+
+float *
+attn_npy_read_data (const void *bytes, gsize len, const char *name,
+                    int *ndim, gsize *shape, GError **error)
+{
+  int nd = 0;
+  gsize dims[ATTN_NPY_MAX_DIMS] = { 0 };
+  gsize offset = 0, numel = 0;
+  if (!parse_npy (name, bytes, len, len, &nd, dims, &offset, &numel, error))
+    return NULL;
+  float *data = g_new (float, MAX (numel, 1));
+  memcpy (data, (const guint8 *) bytes + offset, numel * sizeof (float));
+  from_le (data, numel);
+  *ndim = nd;
+  memcpy (shape, dims, sizeof (gsize) * nd);
+  return data;
 }
 
 float *

@@ -28,5 +28,10 @@ gboolean attn_npy_write (const char *path, const float *data, int ndim,
  * supported .npy. */
 float *attn_npy_read (const char *path, int *ndim, gsize *shape,
                       GError **error);
+/* The same from the len bytes of a whole .npy already in memory (a
+ * fuzzer's input, a sidecar inside an archive); name is used in
+ * messages. */
+float *attn_npy_read_data (const void *bytes, gsize len, const char *name,
+                           int *ndim, gsize *shape, GError **error);
 
 G_END_DECLS

@@ -504,6 +504,12 @@ read_sidecar (Reader *r, const char *where, const char *name,
       fail (r, where, "weights_npy “%s” is not a bare file name", name);
       return NULL;
     }
+  if (r->dir == NULL)
+    {
+      fail (r, where, "weights_npy “%s”: a trace read from memory has no "
+            "folder to read sidecars from", name);
+      return NULL;
+    }
   g_autofree char *npy_path = g_build_filename (r->dir, name, NULL);
   g_autoptr (GError) local = NULL;
   int ndim;
@@ -751,24 +757,39 @@ attn_trace_load_json (const char *path, GError **error)
                    path, local->message);
       return NULL;
     }
+  g_autofree char *dir = g_path_get_dirname (path);
+  return attn_trace_load_json_data (text, len, path, dir, error);
+}
+
+AttnTrace *
+attn_trace_load_json_data (const char *text, gsize len, const char *name,
+                           const char *dir, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  if (len > G_MAXSSIZE)
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_TOO_LARGE,
+                   "%s: %" G_GSIZE_FORMAT " bytes is too large a trace", name,
+                   len);
+      return NULL;
+    }
   if (nesting_depth (text, len, MAX_NESTING) > MAX_NESTING)
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TRACE,
                    "%s: arrays and objects nested deeper than %d levels",
-                   path, MAX_NESTING);
+                   name, MAX_NESTING);
       return NULL;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, len, &local))
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &local))
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_TRACE,
-                   "%s: not valid JSON: %s", path, local->message);
+                   "%s: not valid JSON: %s", name, local->message);
       return NULL;
     }
-  g_clear_pointer (&text, g_free);
 
-  g_autofree char *dir = g_path_get_dirname (path);
-  Reader r = { path, dir, error };
+  g_autofree char *dir_copy = g_strdup (dir);
+  Reader r = { name, dir_copy, error };
   JsonNode *root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
@@ -783,7 +804,7 @@ attn_trace_load_json (const char *path, GError **error)
   GError *invalid = NULL;
   if (!attn_trace_validate (trace, &invalid))
     {
-      g_propagate_prefixed_error (error, invalid, "%s: ", path);
+      g_propagate_prefixed_error (error, invalid, "%s: ", name);
       return NULL;
     }
   return g_steal_pointer (&trace);

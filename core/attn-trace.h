@@ -170,6 +170,13 @@ char *attn_trace_to_json (const AttnTrace *trace, GError **error);
  * ignored. ATTN_ERROR_IO when a file cannot be read, ATTN_ERROR_BAD_TRACE
  * (naming the file) when it is malformed. */
 AttnTrace *attn_trace_load_json (const char *path, GError **error);
+/* The same from the len bytes of a trace's JSON text in memory (need not
+ * be NUL-terminated); name is used in messages, sidecars are read from the
+ * folder dir, and with dir NULL a block stored in a sidecar is refused
+ * (BAD_TRACE). */
+AttnTrace *attn_trace_load_json_data (const char *text, gsize len,
+                                      const char *name, const char *dir,
+                                      GError **error);
 
 /* out (Tq, Tk): head `head` of the block, or with ATTN_HEADS_MEAN /
  * ATTN_HEADS_MAX the mean or the max over its heads. */
