@@ -12,21 +12,23 @@
 #include "core/attn-bpe.h"
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 #include "core/attn-kernels.h"
 
 /* ---- config.json --------------------------------------------------------- */
 
+/* The root object of config.json's text; shown names it in messages. */
 static JsonObject *
-load_config_object (const char *path, JsonParser *parser, GError **error)
+config_object_from_data (const char *text, gsize len, const char *shown,
+                         JsonParser *parser, GError **error)
 {
-  g_autofree char *shown = g_filename_display_name (path);
-  g_autofree char *text = NULL;
-  gsize len = 0;
   g_autoptr (GError) local = NULL;
-  if (!g_file_get_contents (path, &text, &len, &local))
+  if (len > G_MAXSSIZE
+      || !attn_json_check_depth (text, (gssize) len, ATTN_JSON_MAX_DEPTH))
     {
-      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "%s: cannot read: %s",
-                   shown, local->message);
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_MODEL_FILE,
+                   "%s: not a config: arrays and objects nested deeper "
+                   "than %d levels", shown, ATTN_JSON_MAX_DEPTH);
       return NULL;
     }
   if (!json_parser_load_from_data (parser, text, (gssize) len, &local))
@@ -43,6 +45,22 @@ load_config_object (const char *path, JsonParser *parser, GError **error)
       return NULL;
     }
   return json_node_get_object (root);
+}
+
+static JsonObject *
+load_config_object (const char *path, JsonParser *parser, GError **error)
+{
+  g_autofree char *shown = g_filename_display_name (path);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) local = NULL;
+  if (!g_file_get_contents (path, &text, &len, &local))
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_IO, "%s: cannot read: %s",
+                   shown, local->message);
+      return NULL;
+    }
+  return config_object_from_data (text, len, shown, parser, error);
 }
 
 static gboolean
@@ -128,14 +146,9 @@ config_string (JsonObject *o, const char *shown, const char *member,
 }
 
 static gboolean
-parse_config (const char *path, AttnGpt2Config *c, GError **error)
+config_from_object (JsonObject *o, const char *shown, AttnGpt2Config *c,
+                    GError **error)
 {
-  g_autofree char *shown = g_filename_display_name (path);
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  JsonObject *o = load_config_object (path, parser, error);
-  if (o == NULL)
-    return FALSE;
-
   const char *model_type = NULL, *act = NULL;
   if (!config_string (o, shown, "model_type", &model_type, error)
       || !config_string (o, shown, "activation_function", &act, error))
@@ -231,6 +244,24 @@ parse_config (const char *path, AttnGpt2Config *c, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+parse_config (const char *path, AttnGpt2Config *c, GError **error)
+{
+  g_autofree char *shown = g_filename_display_name (path);
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *o = load_config_object (path, parser, error);
+  return o != NULL && config_from_object (o, shown, c, error);
+}
+
+gboolean
+attn_gpt2_config_from_data (const char *json, gsize len, const char *name,
+                            AttnGpt2Config *config, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *o = config_object_from_data (json, len, name, parser, error);
+  return o != NULL && config_from_object (o, name, config, error);
 }
 
 /* ---- tokens ---------------------------------------------------------------

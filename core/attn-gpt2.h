@@ -106,6 +106,12 @@ gboolean attn_gpt2_detect (const char *path);
  * are ATTN_ERROR_UNSUPPORTED. The tokenizer is loaded when the folder has
  * one (a broken one is an error; none at all is not). */
 AttnGpt2 *attn_gpt2_open (const char *path, GError **error);
+/* config.json's checks on its len bytes of text in memory (a fuzzer's
+ * input), name used in messages: the same errors as attn_gpt2_open gives
+ * for the file. */
+gboolean attn_gpt2_config_from_data (const char *json, gsize len,
+                                     const char *name, AttnGpt2Config *config,
+                                     GError **error);
 void attn_gpt2_free (AttnGpt2 *model);
 
 /* Bytes of a trace's attention for T tokens: L * NH * T * T * 4. */

@@ -6,6 +6,7 @@
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 #include "core/attn-model.h"
 #include "core/attn-vocab.h"
 
@@ -413,6 +414,13 @@ attn_model_config_from_json (const char *json, AttnModelConfig *config,
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
                    "a number of more than %d digits", MAX_JSON_DIGITS);
+      return FALSE;
+    }
+  if (!attn_json_check_depth (json, -1, ATTN_JSON_MAX_DEPTH))
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                   "not a config: arrays and objects nested deeper than %d "
+                   "levels", ATTN_JSON_MAX_DEPTH);
       return FALSE;
     }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();

@@ -10,6 +10,7 @@
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 #include "core/attn-safetensors.h"
 
 #define FORMAT_VERSION "1"
@@ -153,6 +154,13 @@ check_card (const char *json, char **name, GError **error)
   };
   static const char *const counts[] = { "seed", "steps", "test_examples" };
 
+  if (!attn_json_check_depth (json, -1, ATTN_JSON_MAX_DEPTH))
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                   "arrays and objects nested deeper than %d levels",
+                   ATTN_JSON_MAX_DEPTH);
+      return FALSE;
+    }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GError) local = NULL;
   if (!json_parser_load_from_data (parser, json, -1, &local))

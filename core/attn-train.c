@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 #include "core/attn-safetensors.h"
 
 /* Workers (threads) at most: far more than any machine this runs on has
@@ -682,6 +683,13 @@ gboolean
 attn_train_config_from_json (const char *json, AttnTrainConfig *config,
                              GError **error)
 {
+  if (!attn_json_check_depth (json, -1, ATTN_JSON_MAX_DEPTH))
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT,
+                   "training configuration: arrays and objects nested "
+                   "deeper than %d levels", ATTN_JSON_MAX_DEPTH);
+      return FALSE;
+    }
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local = NULL;
   if (!json_parser_load_from_data (parser, json, -1, &local))

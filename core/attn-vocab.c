@@ -6,6 +6,7 @@
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 
 /* Larger vocabularies are refused when read from a file: every id needs a
  * row in the embedding and output tables, so this is far beyond any
@@ -242,6 +243,13 @@ attn_vocab_to_json (const AttnVocab *vocab)
 AttnVocab *
 attn_vocab_from_json (const char *json, GError **error)
 {
+  if (!attn_json_check_depth (json, -1, ATTN_JSON_MAX_DEPTH))
+    {
+      g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_MODEL_FILE,
+                   "vocabulary: arrays and objects nested deeper than %d "
+                   "levels", ATTN_JSON_MAX_DEPTH);
+      return NULL;
+    }
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GError) local = NULL;
   if (!json_parser_load_from_data (parser, json, -1, &local))

@@ -8,10 +8,12 @@
 
 #include "core/attn-bpe.h"
 #include "core/attn-error.h"
+#include "core/attn-gpt2.h"
 #include "core/attn-model.h"
 #include "core/attn-npy.h"
 #include "core/attn-safetensors.h"
 #include "core/attn-trace.h"
+#include "core/attn-train.h"
 #include "tests/attn-test-util.h"
 
 typedef struct {
@@ -28,6 +30,21 @@ static const RegressionCase cases[] = {
   { "bpe", "vocab-id-20-digits", ATTN_ERROR_BAD_MODEL_FILE,
     "vocab.json: is not a tokenizer file: it holds a number with too many "
     "digits" },
+  /* json-glib 1.6 recurses once per nesting level: 100,000 nested brackets
+   * overflowed the stack (SIGSEGV) in every reader that handed outside
+   * JSON to it unbounded. Found by review after fuzz-trace's bound, not by
+   * a fuzzer (inputs that deep are past libFuzzer's -max_len); now each
+   * reader checks attn_json_check_depth first (core/attn-json.h). */
+  { "model-json", "config-nested-100000", ATTN_ERROR_INVALID_ARGUMENT,
+    "not a config: arrays and objects nested deeper than 64 levels" },
+  { "model-json", "vocab-nested-100000", ATTN_ERROR_BAD_MODEL_FILE,
+    "vocabulary: arrays and objects nested deeper than 64 levels" },
+  { "model", "card-nested-100000", ATTN_ERROR_BAD_MODEL_FILE,
+    "fuzz.safetensors: “attnscope.card”: arrays and objects nested deeper "
+    "than 64 levels" },
+  { "gpt2-config", "nested-100000", ATTN_ERROR_BAD_MODEL_FILE,
+    "config.json: not a config: arrays and objects nested deeper than 64 "
+    "levels" },
 };
 
 /* Reads data as fuzz-<target> does (the selector bytes of fuzz-bpe and
@@ -62,6 +79,12 @@ read_as (const char *target, const char *data, gsize len, GError **error)
       g_autofree float *values = attn_npy_read_data (data, len, "fuzz.npy",
                                                      &ndim, shape, error);
       return values != NULL;
+    }
+  if (strcmp (target, "gpt2-config") == 0)
+    {
+      AttnGpt2Config config;
+      return attn_gpt2_config_from_data (data, len, "config.json", &config,
+                                         error);
     }
   g_assert_cmpuint (len, >=, 1);
   if (strcmp (target, "model-json") == 0)
@@ -122,6 +145,28 @@ test_regression (gconstpointer data)
   g_assert_false (ok);
   g_assert_error (error, ATTN_ERROR, c->code);
   attn_test_assert_contains ("error", error->message, c->message);
+}
+
+/* The training state of a checkpoint (--resume) is JSON read the same
+ * way; its bound, with no fuzz target of its own. */
+static void
+test_train_config_nested (void)
+{
+  g_autofree char *deep = g_strnfill (100000, '[');
+  AttnTrainConfig config;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (attn_train_config_from_json (deep, &config, &error));
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "training configuration: arrays and "
+                   "objects nested deeper than 64 levels");
+  /* Depth counts brackets outside strings only. */
+  g_autoptr (GString) json = g_string_new ("{\"task\": \"");
+  for (int i = 0; i < 1000; i++)
+    g_string_append (json, "[{");
+  g_string_append (json, "\"}");
+  g_clear_error (&error);
+  g_assert_false (attn_train_config_from_json (json->str, &config, &error));
+  g_assert_null (strstr (error->message, "nested deeper"));
 }
 
 /* The fuzzers feed the in-memory entry points; these show they read what
@@ -286,6 +331,8 @@ main (int argc, char **argv)
       g_test_add_data_func (name, &cases[i], test_regression);
     }
   g_test_add_func ("/attn/regressions/all-listed", test_all_listed);
+  g_test_add_func ("/attn/regressions/train-config-nested",
+                   test_train_config_nested);
   g_test_add_func ("/attn/regressions/from-data/npy", test_npy_data_agrees);
   g_test_add_func ("/attn/regressions/from-data/trace",
                    test_trace_data_agrees);

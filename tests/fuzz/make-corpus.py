@@ -93,11 +93,14 @@ def tiny_models(cli, tmp):
     out = {}
     for name, args in TINY:
         path = os.path.join(tmp, name + '.safetensors')
+        # Run in tmp with a bare -o, so the card's command (which quotes
+        # it) is the same on every machine.
         subprocess.run([cli, 'train', '--task', 'reverse'] + args +
                        ['--steps', '2', '--warmup', '1', '--batch', '2',
                         '--eval-every', '0', '--test-examples', '2',
-                        '--threads', '1', '--name', name, '-o', path],
-                       check=True, stdout=subprocess.DEVNULL)
+                        '--threads', '1', '--name', name,
+                        '-o', name + '.safetensors'],
+                       check=True, stdout=subprocess.DEVNULL, cwd=tmp)
         out[name] = path
     return out
 
@@ -144,6 +147,22 @@ TEXTS_BPE = ['Hello world', 'Hello world 注意力!  ok',
              '<|endoftext|>The end.<|endoftext|>', "it's I'll they've 'S",
              '   leading and trailing   \n\n', '🙂👍🏽 emoji', '1234567890 3.14',
              '\t\r\n\u00a0\u3000\u180e\u2028', 'Ġ ĠĠ Ċ']
+
+
+# config.json of the gpt2 checkpoint on the Hugging Face hub.
+GPT2_CONFIG = {
+    "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+    "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1,
+    "eos_token_id": 50256, "initializer_range": 0.02,
+    "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_ctx": 1024,
+    "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024,
+    "resid_pdrop": 0.1, "summary_activation": None,
+    "summary_first_dropout": 0.1, "summary_proj_to_labels": True,
+    "summary_type": "cls_index", "summary_use_proj": True,
+    "task_specific_params": {"text-generation": {"do_sample": True,
+                                                 "max_length": 50}},
+    "vocab_size": 50257,
+}
 
 
 def main():
@@ -234,6 +253,15 @@ def main():
             write('bpe-encode', 'text-%d' % i, bytes([i % 2]) +
                   t.encode('utf-8'))
         write('bpe-encode', 'invalid', b'\x00ab\xe4\xbd')
+
+        # gpt2-config: the Hugging Face folders' config.json files, and
+        # gpt2's own (as the hub has it).
+        write('gpt2-config', 'hf-fake-gpt2',
+              read(os.path.join(SHARED, 'hf-fake-gpt2', 'config.json')))
+        for d in ['gpt2-tiny', 'gpt2-tiny-f16', 'gpt2-tiny-noprefix']:
+            write('gpt2-config', d,
+                  read(os.path.join(DATA, d, 'config.json')))
+        write('gpt2-config', 'gpt2', json.dumps(GPT2_CONFIG, indent=2))
     finally:
         shutil.rmtree(tmp)
 
