@@ -1,7 +1,10 @@
 /* attn-application.c: the Attnscope application (see the header). */
 #include "ui/attn-application.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "core/attn-model-ref.h"
+#include "ui/attn-i18n.h"
 #include "ui/attn-preferences.h"
 #include "ui/attn-window.h"
 
@@ -157,14 +160,14 @@ static void
 about_action (GSimpleAction *action, GVariant *param, gpointer data)
 {
   GtkApplication *app = data;
-  const char *developers[] = { "The Attnscope authors", NULL };
+  const char *developers[] = { _ ("The Attnscope authors"), NULL };
   GtkWidget *about = adw_about_window_new ();
   g_object_set (about, "transient-for", gtk_application_get_active_window (app),
                 "application-name", "Attnscope", "application-icon",
                 ATTN_APP_ID, "version", ATTN_VERSION, "comments",
-                "Run sequence models and see every attention weight: per "
-                "layer, per head, as heatmaps, alignments, head views and "
-                "grids.",
+                _ ("Run sequence models and see every attention weight: per "
+                   "layer, per head, as heatmaps, alignments, head views and "
+                   "grids."),
                 "developers", developers, "license-type", GTK_LICENSE_MIT_X11,
                 "website", "https://github.com/attnscope/attnscope", NULL);
   gtk_window_present (GTK_WINDOW (about));
@@ -250,6 +253,8 @@ attn_application_class_init (AttnApplicationClass *klass)
   app_class->activate = attn_application_activate;
   app_class->command_line = attn_application_command_line;
   app_class->startup = attn_application_startup;
+  /* Before the help overlay or any window looks a string up. */
+  attn_i18n_init ();
 }
 
 gint64
@@ -282,7 +287,7 @@ attn_application_init (AttnApplication *self)
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (
       G_APPLICATION (self),
-      "Run sequence models and see every attention weight.");
+      _ ("Run sequence models and see every attention weight."));
 }
 
 AttnApplication *

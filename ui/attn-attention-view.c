@@ -3,6 +3,7 @@
 #include "ui/attn-attention-view.h"
 
 #include <adwaita.h>
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "ui/render/attn-heatmap.h"
@@ -90,23 +91,23 @@ kind_title (AttnKind kind)
   switch (kind)
     {
     case ATTN_KIND_ENCODER_SELF:
-      return "encoder self-attention";
+      return _ ("encoder self-attention");
     case ATTN_KIND_DECODER_SELF:
-      return "decoder self-attention";
+      return _ ("decoder self-attention");
     case ATTN_KIND_CROSS:
-      return "cross-attention";
+      return _ ("cross-attention");
     }
-  return "attention";
+  return _ ("attention");
 }
 
 static char *
 head_words (int head)
 {
   if (head == ATTN_HEADS_MEAN)
-    return g_strdup ("mean of heads");
+    return g_strdup (_ ("mean of heads"));
   if (head == ATTN_HEADS_MAX)
-    return g_strdup ("max of heads");
-  return g_strdup_printf ("head %d", head);
+    return g_strdup (_ ("max of heads"));
+  return g_strdup_printf (_ ("head %d"), head);
 }
 
 /* A token as drawn, quoted: “年”. */
@@ -238,10 +239,10 @@ append_links (GString *out, const AttnTrace *trace, AttnKind kind,
 {
   if (n_best == 0)
     {
-      g_string_append (out, " No link has any weight.");
+      g_string_append (out, _ (" No link has any weight."));
       return;
     }
-  g_string_append (out, " Strongest links: ");
+  g_string_append (out, _ (" Strongest links: "));
   for (int i = 0; i < n_best; i++)
     {
       g_autofree char *q
@@ -252,7 +253,7 @@ append_links (GString *out, const AttnTrace *trace, AttnKind kind,
         g_string_append (out, "; ");
       g_string_append_printf (out, "%s → %s %.2f", q, k, best[i].w);
       if (name_heads)
-        g_string_append_printf (out, " (layer %d, head %d)", best[i].layer,
+        g_string_append_printf (out, _ (" (layer %d, head %d)"), best[i].layer,
                                 best[i].head);
     }
   g_string_append_c (out, '.');
@@ -290,16 +291,16 @@ describe_model_grid (AttnAttentionView *self, GString *label, GString *desc)
             collect_links (m, -1, b->layer, h, best, &n_best);
         }
     }
-  g_string_printf (label, "Model grid of %s: %d layers by %d heads",
+  g_string_printf (label, _ ("Model grid of %s: %d layers by %d heads"),
                    kind_title (self->sel.kind), n_layers, n_heads);
   g_string_printf (desc,
-                   "Every head of %s in %s, one thumbnail per layer "
-                   "and head.",
+                   _ ("Every head of %s in %s, one thumbnail per layer "
+                      "and head."),
                    kind_title (self->sel.kind), trace->model_name);
   if (rank)
     append_links (desc, trace, self->sel.kind, best, n_best, TRUE);
   else
-    g_string_append (desc, " Open a head for its strongest links.");
+    g_string_append (desc, _ (" Open a head for its strongest links."));
 }
 
 static void
@@ -308,19 +309,19 @@ describe_step (AttnAttentionView *self, const AttnViewMatrix *m, GString *label,
 {
   const AttnTrace *trace = self->trace;
   int k = self->sel.step;
-  g_string_printf (label, "Decoding step %d of %u", k, trace->steps->len);
+  g_string_printf (label, _ ("Decoding step %d of %u"), k, trace->steps->len);
   if (k < 0 || (guint)k >= trace->steps->len)
     {
-      g_string_printf (desc, "The trace has no step %d.", k);
+      g_string_printf (desc, _ ("The trace has no step %d."), k);
       return;
     }
   const AttnStep *step = g_ptr_array_index (trace->steps, k);
   g_autofree char *emitted = attn_token_display_text (step->emitted.text);
-  g_string_printf (desc, "Step %d emits “%s” with probability %.0f%%.", k,
+  g_string_printf (desc, _ ("Step %d emits “%s” with probability %.0f%%."), k,
                    emitted, 100.0 * step->emitted.prob);
   if (step->n_top > 0)
     {
-      g_string_append (desc, " Alternatives:");
+      g_string_append (desc, _ (" Alternatives:"));
       for (int i = 0; i < step->n_top; i++)
         {
           g_autofree char *alt = attn_token_display_text (step->top[i].text);
@@ -344,17 +345,17 @@ update_accessible_now (AttnAttentionView *self)
   g_autoptr (GString) label = g_string_new (NULL);
   g_autoptr (GString) desc = g_string_new (NULL);
   static const char *const view_titles[ATTN_N_VIEWS] = {
-    [ATTN_VIEW_HEATMAP] = "Heatmap",
-    [ATTN_VIEW_ALIGNMENT] = "Alignment diagram",
-    [ATTN_VIEW_HEADS] = "Head view",
-    [ATTN_VIEW_MODEL] = "Model grid",
-    [ATTN_VIEW_STEP] = "Step view",
+    [ATTN_VIEW_HEATMAP] = N_ ("Heatmap"),
+    [ATTN_VIEW_ALIGNMENT] = N_ ("Alignment diagram"),
+    [ATTN_VIEW_HEADS] = N_ ("Head view"),
+    [ATTN_VIEW_MODEL] = N_ ("Model grid"),
+    [ATTN_VIEW_STEP] = N_ ("Step view"),
   };
 
   if (self->trace == NULL)
     {
-      g_string_printf (label, "%s (empty)", view_titles[self->kind]);
-      g_string_assign (desc, "No trace is shown.");
+      g_string_printf (label, _ ("%s (empty)"), _ (view_titles[self->kind]));
+      g_string_assign (desc, _ ("No trace is shown."));
     }
   else if (self->kind == ATTN_VIEW_MODEL)
     describe_model_grid (self, label, desc);
@@ -367,17 +368,17 @@ update_accessible_now (AttnAttentionView *self)
         describe_step (self, m, label, desc);
       else if (m == NULL)
         {
-          g_string_printf (label, "%s (nothing to show)",
-                           view_titles[self->kind]);
+          g_string_printf (label, _ ("%s (nothing to show)"),
+                           _ (view_titles[self->kind]));
           g_string_assign (desc, error->message);
         }
       else
         {
           g_autofree char *heads = head_words (self->sel.head);
-          g_string_printf (label, "%s of %s, layer %d, %s",
-                           view_titles[self->kind], kind_title (self->sel.kind),
-                           self->sel.layer, heads);
-          g_string_printf (desc, "%d queries by %d keys in %s.", m->n_rows,
+          g_string_printf (label, _ ("%s of %s, layer %d, %s"),
+                           _ (view_titles[self->kind]),
+                           kind_title (self->sel.kind), self->sel.layer, heads);
+          g_string_printf (desc, _ ("%d queries by %d keys in %s."), m->n_rows,
                            m->n_cols, self->trace->model_name);
           Link best[N_STRONGEST];
           int n_best = 0;
@@ -686,27 +687,27 @@ attn_attention_view_describe_hit (AttnAttentionView *self, const AttnHit *hit)
         g_autofree char *q = quoted_token (trace, qside, hit->query);
         g_autofree char *k = quoted_token (trace, kside, hit->key);
         g_autofree char *heads = head_words (self->sel.head);
-        return g_strdup_printf ("%s → %s: %.4f (%s, layer %d, %s)", q, k,
+        return g_strdup_printf (_ ("%s → %s: %.4f (%s, layer %d, %s)"), q, k,
                                 hit->weight, kind_title (kind), self->sel.layer,
                                 heads);
       }
     case ATTN_HIT_QUERY:
       {
         g_autofree char *q = quoted_token (trace, qside, hit->query);
-        return g_strdup_printf ("Query %s, token %d: click to follow it in "
-                                "every view",
+        return g_strdup_printf (_ ("Query %s, token %d: click to follow it "
+                                   "in every view"),
                                 q, hit->query);
       }
     case ATTN_HIT_KEY:
       {
         g_autofree char *k = quoted_token (trace, kside, hit->key);
-        return g_strdup_printf ("Key %s, token %d: click to follow it in "
-                                "every view",
+        return g_strdup_printf (_ ("Key %s, token %d: click to follow it "
+                                   "in every view"),
                                 k, hit->key);
       }
     case ATTN_HIT_THUMBNAIL:
-      return g_strdup_printf ("%s, layer %d, head %d: click to open it in "
-                              "the heatmap",
+      return g_strdup_printf (_ ("%s, layer %d, head %d: click to open it "
+                                 "in the heatmap"),
                               kind_title (kind), hit->layer, hit->head);
     case ATTN_HIT_CANDIDATE:
       {
@@ -718,8 +719,8 @@ attn_attention_view_describe_hit (AttnAttentionView *self, const AttnHit *hit)
           return NULL;
         const AttnCandidate *c = &step->top[hit->candidate];
         g_autofree char *shown = attn_token_display_text (c->text);
-        return g_strdup_printf ("Step %d: “%s” with probability %.4f", k, shown,
-                                c->prob);
+        return g_strdup_printf (_ ("Step %d: “%s” with probability %.4f"), k,
+                                shown, c->prob);
       }
     case ATTN_HIT_NONE:
       break;

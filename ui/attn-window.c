@@ -1,6 +1,7 @@
 /* attn-window.c: the Attnscope window (see the header). */
 #include "ui/attn-window-private.h"
 
+#include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "core/attn-model-ref.h"
 #include "core/attn-safetensors.h"
 #include "ui/attn-application.h"
+#include "ui/attn-i18n.h"
 #include "ui/attn-preferences.h"
 #include "ui/render/attn-export.h"
 
@@ -42,8 +44,8 @@ static const char *const page_names[ATTN_N_VIEWS] = {
 
 /* The status line when the pointer is over nothing. */
 #define HOVER_HINT                                                             \
-  "Point at a cell or a link to read its weight; click a token to follow "     \
-  "it in every view."
+  _ ("Point at a cell or a link to read its weight; click a token to follow "  \
+     "it in every view.")
 
 /* The head dropdown's first entries; head h follows at HEAD_ROW_FIRST + h. */
 enum
@@ -59,13 +61,13 @@ kind_label (AttnKind kind)
   switch (kind)
     {
     case ATTN_KIND_ENCODER_SELF:
-      return "Encoder self-attention";
+      return _ ("Encoder self-attention");
     case ATTN_KIND_DECODER_SELF:
-      return "Decoder self-attention";
+      return _ ("Decoder self-attention");
     case ATTN_KIND_CROSS:
-      return "Cross-attention";
+      return _ ("Cross-attention");
     }
-  return "Attention";
+  return _ ("Attention");
 }
 
 void
@@ -238,16 +240,16 @@ rebuild_model_menu (AttnWindow *self)
   if (names[0] == NULL)
     /* An item without an action shows, greyed out, why the list is
      * empty. */
-    g_menu_append (bundled, "No bundled models found", NULL);
-  g_menu_append_section (self->model_menu, "Bundled Models",
+    g_menu_append (bundled, _ ("No bundled models found"), NULL);
+  g_menu_append_section (self->model_menu, _ ("Bundled Models"),
                          G_MENU_MODEL (bundled));
   if (g_menu_model_get_n_items (G_MENU_MODEL (recent)) > 0)
-    g_menu_append_section (self->model_menu, "Recent Models",
+    g_menu_append_section (self->model_menu, _ ("Recent Models"),
                            G_MENU_MODEL (recent));
 
   g_autoptr (GMenu) files = g_menu_new ();
-  g_menu_append (files, "_Open Model…", "win.open-model");
-  g_menu_append (files, "Open _Trace…", "win.open-trace");
+  g_menu_append (files, _ ("_Open Model…"), "win.open-model");
+  g_menu_append (files, _ ("Open _Trace…"), "win.open-trace");
   g_menu_append_section (self->model_menu, NULL, G_MENU_MODEL (files));
 }
 
@@ -313,11 +315,11 @@ static void
 fill_head_dropdown (AttnWindow *self, int n_heads)
 {
   g_autoptr (GtkStringList) heads = gtk_string_list_new (NULL);
-  gtk_string_list_append (heads, "Mean of heads");
-  gtk_string_list_append (heads, "Max of heads");
+  gtk_string_list_append (heads, _ ("Mean of heads"));
+  gtk_string_list_append (heads, _ ("Max of heads"));
   for (int h = 0; h < n_heads; h++)
     {
-      g_autofree char *label = g_strdup_printf ("Head %d", h);
+      g_autofree char *label = g_strdup_printf (_ ("Head %d"), h);
       gtk_string_list_append (heads, label);
     }
   set_strings (self->head_dropdown, heads);
@@ -477,9 +479,9 @@ on_play_toggled (GtkToggleButton *button, AttnWindow *self)
                             active ? "media-playback-pause-symbolic"
                                    : "media-playback-start-symbolic");
   gtk_widget_set_tooltip_text (GTK_WIDGET (button),
-                               active ? "Pause"
-                                      : "Play the decoding one step at a "
-                                        "time");
+                               active ? _ ("Pause")
+                                      : _ ("Play the decoding one step at a "
+                                           "time"));
   if (!active)
     {
       g_clear_handle_id (&self->play_id, g_source_remove);
@@ -803,14 +805,16 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
   g_autoptr (GString) notice = g_string_new (NULL);
   if (result->truncated)
     g_string_append_printf (notice,
-                            "The text was cut to the model’s limit of %d "
-                            "%s. ",
-                            result->max_chars,
-                            result->limit_in_tokens ? "tokens" : "characters");
+                            result->limit_in_tokens
+                                ? _ ("The text was cut to the model’s limit "
+                                     "of %d tokens. ")
+                                : _ ("The text was cut to the model’s limit "
+                                     "of %d characters. "),
+                            result->max_chars);
   if (result->unknown != NULL && result->unknown->len > 0)
     {
-      g_string_append (notice, "Not in the model’s vocabulary, read as "
-                               "<unk>:");
+      g_string_append (notice, _ ("Not in the model’s vocabulary, read as "
+                                  "<unk>:"));
       for (guint i = 0; i < result->unknown->len; i++)
         g_string_append_printf (
             notice, "%s “%s”", i > 0 ? "," : "",
@@ -824,7 +828,8 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
     {
       clear_trace (self);
       gtk_label_set_text (self->output_label, "");
-      show_message (self, "dialog-warning-symbolic", "The Model Could Not Run",
+      show_message (self, "dialog-warning-symbolic",
+                    _ ("The Model Could Not Run"),
                     result->error != NULL ? result->error->message : NULL);
       return;
     }
@@ -855,9 +860,9 @@ on_text_changed (GtkEditable *editable, AttnWindow *self)
       gtk_label_set_text (self->output_label, "");
       set_notice (self, NULL);
       gtk_entry_set_attributes (self->text_entry, NULL);
-      show_message (self, "document-edit-symbolic", "Type a Sentence",
-                    "Every attention weight the model uses on it appears "
-                    "here as you type.");
+      show_message (self, "document-edit-symbolic", _ ("Type a Sentence"),
+                    _ ("Every attention weight the model uses on it appears "
+                       "here as you type."));
       return;
     }
   gtk_spinner_start (self->spinner);
@@ -961,7 +966,7 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_object (&self->load_cancellable);
   if (loaded == NULL)
     {
-      show_error_dialog (self, "Cannot Open Model", error->message);
+      show_error_dialog (self, _ ("Cannot Open Model"), error->message);
       return;
     }
   if (loaded->file != NULL)
@@ -989,7 +994,7 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_menu_button_set_label (self->model_button, name);
   update_title (self, name);
   gtk_widget_set_sensitive (GTK_WIDGET (self->text_entry), TRUE);
-  gtk_entry_set_placeholder_text (self->text_entry, "Type a sentence");
+  gtk_entry_set_placeholder_text (self->text_entry, _ ("Type a sentence"));
   gtk_stack_set_visible_child_name (self->main_stack, "content");
   set_text_now (self, first_text != NULL ? first_text : self->example_text);
   /* The cursor at the end, nothing selected: editing the example (another
@@ -1080,7 +1085,7 @@ open_path (AttnWindow *self, const char *path)
     {
       g_autoptr (GError) error = NULL;
       if (!attn_window_open_trace (self, path, &error))
-        show_error_dialog (self, "Cannot Open Trace", error->message);
+        show_error_dialog (self, _ ("Cannot Open Trace"), error->message);
     }
   else
     attn_window_open_model (self, path);
@@ -1101,7 +1106,7 @@ on_open_response (GtkNativeDialog *native, int response, AttnWindow *self)
         {
           g_autoptr (GError) error = NULL;
           if (!attn_window_open_trace (self, path, &error))
-            show_error_dialog (self, "Cannot Open Trace", error->message);
+            show_error_dialog (self, _ ("Cannot Open Trace"), error->message);
         }
       else if (path != NULL)
         attn_window_open_model (self, path);
@@ -1113,17 +1118,17 @@ static void
 run_open_dialog (AttnWindow *self, gboolean trace)
 {
   GtkFileChooserNative *native = gtk_file_chooser_native_new (
-      trace ? "Open Trace" : "Open Model", GTK_WINDOW (self),
-      GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
+      trace ? _ ("Open Trace") : _ ("Open Model"), GTK_WINDOW (self),
+      GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Open"), _ ("_Cancel"));
   GtkFileFilter *filter = gtk_file_filter_new ();
   if (trace)
     {
-      gtk_file_filter_set_name (filter, "Attnscope traces (.json)");
+      gtk_file_filter_set_name (filter, _ ("Attnscope traces (.json)"));
       gtk_file_filter_add_suffix (filter, "json");
     }
   else
     {
-      gtk_file_filter_set_name (filter, "Model files (.safetensors)");
+      gtk_file_filter_set_name (filter, _ ("Model files (.safetensors)"));
       gtk_file_filter_add_suffix (filter, "safetensors");
     }
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (native), filter);
@@ -1296,14 +1301,14 @@ static const struct
 {
   const char *name; /* the action's target */
   const char *suffix;
-  const char *title;
+  const char *title; /* N_ (), translated where shown */
 } export_kinds[] = {
-  [EXPORT_PNG] = { "png", ".png", "Export Image" },
-  [EXPORT_SVG] = { "svg", ".svg", "Export Drawing" },
-  [EXPORT_PDF] = { "pdf", ".pdf", "Export Document" },
-  [EXPORT_ATLAS] = { "atlas", ".pdf", "Export Atlas" },
-  [EXPORT_CSV] = { "csv", ".csv", "Export Weights" },
-  [EXPORT_JSON] = { "json", ".json", "Export Trace" },
+  [EXPORT_PNG] = { "png", ".png", N_ ("Export Image") },
+  [EXPORT_SVG] = { "svg", ".svg", N_ ("Export Drawing") },
+  [EXPORT_PDF] = { "pdf", ".pdf", N_ ("Export Document") },
+  [EXPORT_ATLAS] = { "atlas", ".pdf", N_ ("Export Atlas") },
+  [EXPORT_CSV] = { "csv", ".csv", N_ ("Export Weights") },
+  [EXPORT_JSON] = { "json", ".json", N_ ("Export Trace") },
 };
 
 /* Sizes offered for images, in pixels (an SVG or PDF gets the same size at
@@ -1324,9 +1329,9 @@ static const struct
   const char *id, *label;
   AttnTheme theme;
 } export_themes[] = {
-  { "light", "Light", ATTN_THEME_LIGHT },
-  { "dark", "Dark", ATTN_THEME_DARK },
-  { "presentation", "Presentation", ATTN_THEME_PRESENTATION },
+  { "light", N_ ("Light"), ATTN_THEME_LIGHT },
+  { "dark", N_ ("Dark"), ATTN_THEME_DARK },
+  { "presentation", N_ ("Presentation"), ATTN_THEME_PRESENTATION },
 };
 
 static char *
@@ -1439,8 +1444,8 @@ attn_window_export (AttnWindow *self, const char *what, const char *path,
 
   g_autofree char *shown = g_filename_display_basename (path);
   g_autofree char *message
-      = ok ? g_strdup_printf ("Exported “%s”", shown)
-           : g_strdup_printf ("Export failed: %s", local->message);
+      = ok ? g_strdup_printf (_ ("Exported “%s”"), shown)
+           : g_strdup_printf (_ ("Export failed: %s"), local->message);
   attn_window_toast (self, message);
   if (!ok)
     g_propagate_error (error, g_steal_pointer (&local));
@@ -1478,8 +1483,8 @@ export_action (GtkWidget *widget, const char *action, GVariant *param)
     return;
 
   GtkFileChooserNative *native = gtk_file_chooser_native_new (
-      export_kinds[what].title, GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
-      "_Export", "_Cancel");
+      _ (export_kinds[what].title), GTK_WINDOW (self),
+      GTK_FILE_CHOOSER_ACTION_SAVE, _ ("_Export"), _ ("_Cancel"));
   GtkFileChooser *chooser = GTK_FILE_CHOOSER (native);
   g_autofree char *suggested = suggested_name (self, what);
   gtk_file_chooser_set_current_name (chooser, suggested);
@@ -1492,16 +1497,17 @@ export_action (GtkWidget *widget, const char *action, GVariant *param)
           ids[i] = export_sizes[i].id;
           labels[i] = export_sizes[i].label;
         }
-      gtk_file_chooser_add_choice (chooser, "size", "Size", ids, labels);
+      gtk_file_chooser_add_choice (chooser, "size", _ ("Size"), ids, labels);
       gtk_file_chooser_set_choice (chooser, "size", ids[0]);
       const char *tids[G_N_ELEMENTS (export_themes) + 1] = { NULL };
       const char *tlabels[G_N_ELEMENTS (export_themes) + 1] = { NULL };
       for (guint i = 0; i < G_N_ELEMENTS (export_themes); i++)
         {
           tids[i] = export_themes[i].id;
-          tlabels[i] = export_themes[i].label;
+          tlabels[i] = _ (export_themes[i].label);
         }
-      gtk_file_chooser_add_choice (chooser, "theme", "Colours", tids, tlabels);
+      gtk_file_chooser_add_choice (chooser, "theme", _ ("Colours"), tids,
+                                   tlabels);
       gtk_file_chooser_set_choice (chooser, "theme", tids[0]);
     }
   g_object_set_data (G_OBJECT (native), "attn-export", GINT_TO_POINTER (what));
@@ -1582,6 +1588,8 @@ attn_window_class_init (AttnWindowClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  /* Before the template's strings are looked up. */
+  attn_i18n_init ();
   object_class->dispose = attn_window_dispose;
   object_class->finalize = attn_window_finalize;
   object_class->get_property = attn_window_get_property;
@@ -1694,12 +1702,12 @@ attn_window_init (AttnWindow *self)
   adw_status_page_set_description (
       self->empty_page,
       bundled[0] == NULL
-          ? "No bundled model was found. Open an Attnscope model file "
-            "(.safetensors) or a saved trace (.json), or drop one on this "
-            "window."
-          : "Choose a bundled model from the menu at the top left, open a "
-            "model file (.safetensors) or a saved trace (.json), or drop "
-            "one on this window.");
+          ? _ ("No bundled model was found. Open an Attnscope model file "
+               "(.safetensors) or a saved trace (.json), or drop one on this "
+               "window.")
+          : _ ("Choose a bundled model from the menu at the top left, open a "
+               "model file (.safetensors) or a saved trace (.json), or drop "
+               "one on this window."));
   gtk_stack_set_visible_child_name (self->main_stack, "empty");
   adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title,
                                                      FALSE);
