@@ -160,15 +160,6 @@ attn_vocab_is_special (int id)
   return id >= 0 && id < ATTN_VOCAB_N_SPECIAL;
 }
 
-static gboolean
-has_string (GPtrArray *array, const char *s)
-{
-  for (guint i = 0; i < array->len; i++)
-    if (g_strcmp0 (g_ptr_array_index (array, i), s) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 gboolean
 attn_vocab_encode (const AttnVocab *vocab, const char *text, GArray *ids,
                    GArray *spans, GPtrArray *unknown, GError **error)
@@ -192,6 +183,16 @@ attn_vocab_encode (const AttnVocab *vocab, const char *text, GArray *ids,
       return FALSE;
     }
 
+  /* The unknown characters already listed (those of this text, and any
+   * the caller's array held): a set, so a paste of 10^5 distinct unknown
+   * characters costs 10^5 lookups, not 10^10 comparisons. */
+  g_autoptr (GHashTable) listed = NULL;
+  if (unknown != NULL)
+    {
+      listed = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint i = 0; i < unknown->len; i++)
+        g_hash_table_add (listed, g_ptr_array_index (unknown, i));
+    }
   for (const char *p = text; *p != '\0';)
     {
       const char *next = g_utf8_next_char (p);
@@ -203,8 +204,12 @@ attn_vocab_encode (const AttnVocab *vocab, const char *text, GArray *ids,
       if (id < 0)
         {
           id = ATTN_VOCAB_UNK;
-          if (unknown != NULL && !has_string (unknown, symbol))
-            g_ptr_array_add (unknown, g_strdup (symbol));
+          if (unknown != NULL && !g_hash_table_contains (listed, symbol))
+            {
+              char *copy = g_strdup (symbol);
+              g_ptr_array_add (unknown, copy);
+              g_hash_table_add (listed, copy);
+            }
         }
       int span[2] = { (int) (p - text), (int) (next - text) };
       g_array_append_val (ids, id);

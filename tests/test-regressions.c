@@ -14,6 +14,7 @@
 #include "core/attn-safetensors.h"
 #include "core/attn-trace.h"
 #include "core/attn-train.h"
+#include "core/attn-vocab.h"
 #include "tests/attn-test-util.h"
 
 typedef struct {
@@ -167,6 +168,44 @@ test_train_config_nested (void)
   g_clear_error (&error);
   g_assert_false (attn_train_config_from_json (json->str, &config, &error));
   g_assert_null (strstr (error->message, "nested deeper"));
+}
+
+/* A paste of 100,000 characters, 20,000 of them distinct and unknown to
+ * the vocabulary: each unknown one is listed once, in order of first
+ * appearance, after what the caller's list already held. (attn-vocab.c
+ * searched the list linearly for every character: 10 s for this text.) */
+static void
+test_vocab_many_unknown (void)
+{
+  const char *const symbols[] = { "a", "b" };
+  g_autoptr (AttnVocab) vocab = attn_vocab_new (symbols, 2, NULL);
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (int i = 0; i < 100000; i++)
+    g_string_append_unichar (text, i % 5 == 0 ? 'a' : 0x4E00 + i % 20000);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (unknown, g_strdup ("\xe4\xb8\x81")); /* U+4E01 */
+  g_autoptr (GError) error = NULL;
+  g_assert_true (attn_vocab_encode (vocab, text->str, ids, NULL, unknown,
+                                    &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 100000);
+  for (int i = 0; i < 100000; i++)
+    g_assert_cmpint (g_array_index (ids, int, i), ==,
+                     i % 5 == 0 ? ATTN_VOCAB_N_SPECIAL : ATTN_VOCAB_UNK);
+  /* U+4E00 + k for k not a multiple of 5 (those are 'a'), U+4E01 first. */
+  g_assert_cmpuint (unknown->len, ==, 16000);
+  g_assert_cmpstr (unknown->pdata[0], ==, "\xe4\xb8\x81");
+  guint at = 1;
+  for (int k = 2; k < 20000; k++)
+    if (k % 5 != 0)
+      {
+        char want[8] = { 0 };
+        g_unichar_to_utf8 (0x4E00 + k, want);
+        g_assert_cmpstr (unknown->pdata[at], ==, want);
+        at++;
+      }
+  g_assert_cmpuint (at, ==, unknown->len);
 }
 
 /* The fuzzers feed the in-memory entry points; these show they read what
@@ -333,6 +372,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/regressions/all-listed", test_all_listed);
   g_test_add_func ("/attn/regressions/train-config-nested",
                    test_train_config_nested);
+  g_test_add_func ("/attn/regressions/vocab-many-unknown",
+                   test_vocab_many_unknown);
   g_test_add_func ("/attn/regressions/from-data/npy", test_npy_data_agrees);
   g_test_add_func ("/attn/regressions/from-data/trace",
                    test_trace_data_agrees);
