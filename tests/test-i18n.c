@@ -2,7 +2,8 @@
  * LANGUAGE=zh_CN (a fresh Debian has no zh_CN locale; GNU gettext honours
  * LANGUAGE over any locale but "C", and C.UTF-8 is not "C"), reads the
  * catalogue the build made in <build>/po, and checks that the window's
- * template, menus, dropdowns and status texts show the Chinese strings.
+ * template, menus, dropdowns, status texts and drawn captions show the
+ * Chinese strings.
  * Suite ui, under Xvfb. */
 #include <locale.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "tests/attn-ui-test-util.h"
 #include "ui/attn-i18n.h"
 #include "ui/attn-window-private.h"
+#include "ui/render/attn-text.h"
 
 #define TRACE_FILE "ui-trace-zh.json"
 /* The GUI's gettext domain (GETTEXT_PACKAGE in ui/meson.build). */
@@ -61,6 +63,17 @@ test_term (gconstpointer data)
 {
   const Term *term = data;
   g_assert_cmpstr (g_dgettext (DOMAIN, term->msgid), ==, term->zh);
+}
+
+/* The captions ui/render draws in the views come from the same domain. */
+static void
+test_drawn_caption (void)
+{
+  g_autofree char *title = attn_text_block_title (ATTN_KIND_CROSS, 1, 2, 4);
+  g_assert_cmpstr (title, ==, "交叉注意力 · 第 1 层 · 头 2");
+  g_autofree char *mean
+      = attn_text_block_title (ATTN_KIND_DECODER_SELF, 0, ATTN_HEADS_MEAN, 4);
+  g_assert_cmpstr (mean, ==, "解码器自注意力 · 第 0 层 · 4 个头的平均");
 }
 
 static AttnWindow *
@@ -193,6 +206,7 @@ main (int argc, char **argv)
       g_autofree char *name = g_strdup_printf ("/attn/i18n/term/%u", i);
       g_test_add_data_func (name, &terms[i], test_term);
     }
+  g_test_add_func ("/attn/i18n/drawn-caption", test_drawn_caption);
   g_test_add_func ("/attn/i18n/empty-window", test_empty_window);
   g_test_add_func ("/attn/i18n/trace-window", test_trace_window);
   return g_test_run ();

@@ -2,6 +2,7 @@
  * head palette. */
 #include "ui/render/attn-head-view.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,18 +79,20 @@ static char *
 make_title (AttnKind kind, int layer, int n_heads, guint64 shown, int n_shown)
 {
   g_autofree char *base = attn_text_block_title (kind, layer, 0, n_heads);
-  /* attn_text_block_title ends in " · head 0": keep what comes before. */
-  char *cut = g_strrstr (base, " · head ");
+  /* attn_text_block_title ends in " · head 0" (in any language, the last
+   * " · " starts the head): keep what comes before. */
+  char *cut = g_strrstr (base, " · ");
   if (cut != NULL)
     *cut = '\0';
   GString *s = g_string_new (base);
   if (n_shown == 0)
-    g_string_append (s, " · no heads shown");
+    g_string_append (s, _ (" · no heads shown"));
   else if (n_shown == n_heads)
-    g_string_append_printf (s, " · %s", n_heads == 1 ? "1 head" : "all heads");
+    g_string_append_printf (s, " · %s",
+                            n_heads == 1 ? _ ("1 head") : _ ("all heads"));
   else
     {
-      g_string_append (s, n_shown == 1 ? " · head " : " · heads ");
+      g_string_append (s, n_shown == 1 ? _ (" · head ") : _ (" · heads "));
       gboolean first = TRUE;
       for (int h = 0; h < MIN (n_heads, 64); h++)
         if (shown & (G_GUINT64_CONSTANT (1) << h))

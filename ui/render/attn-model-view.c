@@ -2,6 +2,7 @@
  * hit-testing. */
 #include "ui/render/attn-model-view.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -226,12 +227,12 @@ kind_title (AttnKind kind)
   switch (kind)
     {
     case ATTN_KIND_ENCODER_SELF:
-      return "Encoder self-attention";
+      return _ ("Encoder self-attention");
     case ATTN_KIND_DECODER_SELF:
-      return "Decoder self-attention";
+      return _ ("Decoder self-attention");
     case ATTN_KIND_CROSS:
     default:
-      return "Cross-attention";
+      return _ ("Cross-attention");
     }
 }
 
@@ -264,10 +265,14 @@ attn_model_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
       lay->layers[lay->n_rows++] = l;
   lay->context = attn_text_context_new ();
   lay->label_scale = LABEL_SCALE;
+  g_autofree char *layers = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%d layer", "%d layers", lay->n_rows),
+      lay->n_rows);
+  g_autofree char *heads = g_strdup_printf (
+      g_dngettext (GETTEXT_PACKAGE, "%d head", "%d heads", lay->n_heads),
+      lay->n_heads);
   lay->title
-      = g_strdup_printf ("%s · %d %s × %d %s", kind_title (sel->kind),
-                         lay->n_rows, lay->n_rows == 1 ? "layer" : "layers",
-                         lay->n_heads, lay->n_heads == 1 ? "head" : "heads");
+      = g_strdup_printf ("%s · %s × %s", kind_title (sel->kind), layers, heads);
   lay->note = attn_view_util_note (sel, probe->renormalised);
 
   PangoContext *ctx = lay->context;

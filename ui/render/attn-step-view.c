@@ -1,6 +1,7 @@
 /* attn-step-view.c: the step view, its layout and hit-testing. */
 #include "ui/render/attn-step-view.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -413,7 +414,7 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
 
   g_autofree char *block_title = attn_text_block_title (
       block->kind, block->layer, sel->head, block->n_heads);
-  lay->title = g_strdup_printf ("Step %d · %s", sel->step, block_title);
+  lay->title = g_strdup_printf (_ ("Step %d · %s"), sel->step, block_title);
   lay->emitted_text = attn_token_display_text (step->emitted.text);
   g_autofree char *pct = format_percent (step->emitted.prob);
   lay->prob_text = g_strdup_printf ("p = %s", pct);
@@ -422,19 +423,21 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
         = attn_trace_get_token (trace, attn_kind_query_side (block->kind), q);
     g_autofree char *qtext = attn_token_display_text (qt->text);
     lay->keys_caption = g_strdup_printf (
-        "Where query %d (“%s”) looked, over the %s", q, qtext,
-        block->kind == ATTN_KIND_CROSS ? "source" : "prefix");
+        block->kind == ATTN_KIND_CROSS
+            ? _ ("Where query %d (“%s”) looked, over the source")
+            : _ ("Where query %d (“%s”) looked, over the prefix"),
+        q, qtext);
   }
   lay->note = attn_view_util_note (sel, lay->renormalised);
   {
     /* The text so far as the decoder saw it: the target tokens up to the
      * query, joined as they are (special ones as their names). */
-    GString *prefix = g_string_new ("after “");
+    GString *prefix = g_string_new (NULL);
     for (int i = 0; i <= q; i++)
       g_string_append (prefix,
                        attn_trace_get_token (trace, ATTN_SIDE_TARGET, i)->text);
-    g_string_append (prefix, "”");
-    lay->prefix_text = g_string_free (prefix, FALSE);
+    lay->prefix_text = g_strdup_printf (_ ("after “%s”"), prefix->str);
+    g_string_free (prefix, TRUE);
   }
 
   /* The bars: the step's top alternatives, or the emitted token alone. */
@@ -463,7 +466,8 @@ attn_step_view_layout_new (const AttnTrace *trace, const AttnSelection *sel,
   for (int i = 0; i < lay->n_bars; i++)
     lay->value_text[i] = format_percent (lay->bars[i].prob);
   lay->bars_caption = g_strdup_printf (
-      step->n_top > 1 ? "Top %d alternatives" : "Emitted token", lay->n_bars);
+      step->n_top > 1 ? _ ("Top %d alternatives") : _ ("Emitted token"),
+      lay->n_bars);
 
   /* Type shrinks (to a quarter at most) until everything fits. */
   AttnRenderStyle fitted = *style;

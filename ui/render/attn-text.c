@@ -1,6 +1,7 @@
 /* attn-text.c: Pango helpers shared by every view. */
 #include "ui/render/attn-text.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -149,25 +150,25 @@ attn_text_block_title (AttnKind kind, int layer, int head, int n_heads)
   switch (kind)
     {
     case ATTN_KIND_ENCODER_SELF:
-      what = "Encoder self-attention";
+      what = _ ("Encoder self-attention");
       break;
     case ATTN_KIND_DECODER_SELF:
-      what = "Decoder self-attention";
+      what = _ ("Decoder self-attention");
       break;
     case ATTN_KIND_CROSS:
-      what = "Cross-attention";
+      what = _ ("Cross-attention");
       break;
     default:
       attn_check (!"unknown attention kind");
       return NULL;
     }
   if (head == ATTN_HEADS_MEAN)
-    return g_strdup_printf ("%s · layer %d · mean of %d heads", what, layer,
+    return g_strdup_printf (_ ("%s · layer %d · mean of %d heads"), what, layer,
                             n_heads);
   if (head == ATTN_HEADS_MAX)
-    return g_strdup_printf ("%s · layer %d · max of %d heads", what, layer,
+    return g_strdup_printf (_ ("%s · layer %d · max of %d heads"), what, layer,
                             n_heads);
-  return g_strdup_printf ("%s · layer %d · head %d", what, layer, head);
+  return g_strdup_printf (_ ("%s · layer %d · head %d"), what, layer, head);
 }
 
 char *

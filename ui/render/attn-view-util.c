@@ -2,6 +2,7 @@
  * and step views. */
 #include "ui/render/attn-view-util.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 
 #include "core/attn-check.h"
@@ -58,19 +59,21 @@ attn_view_util_note (const AttnSelection *sel, gboolean renormalised)
 {
   g_autoptr (GString) s = g_string_new (NULL);
   if (sel->range_start >= 0)
-    g_string_append_printf (s, "Tokens %d–%d", sel->range_start,
+    g_string_append_printf (s, _ ("Tokens %d–%d"), sel->range_start,
                             sel->range_end - 1);
   const char *hidden = sel->hide_special && sel->hide_sink
-                           ? "special tokens and the first token"
-                       : sel->hide_special ? "special tokens"
-                       : sel->hide_sink    ? "the first token"
+                           ? _ ("special tokens and the first token")
+                       : sel->hide_special ? _ ("special tokens")
+                       : sel->hide_sink    ? _ ("the first token")
                                            : NULL;
   if (hidden != NULL)
     {
       if (s->len > 0)
         g_string_append (s, " · ");
-      g_string_append_printf (s, "%s hidden%s", hidden,
-                              renormalised ? ", rows renormalised" : "");
+      g_string_append_printf (s,
+                              renormalised ? _ ("%s hidden, rows renormalised")
+                                           : _ ("%s hidden"),
+                              hidden);
       s->str[0] = g_ascii_toupper (s->str[0]);
     }
   return s->len > 0 ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
@@ -82,10 +85,10 @@ attn_view_util_note_links (char *note, int shown, int total)
   if (shown >= total)
     return note;
   char *joined
-      = note != NULL
-            ? g_strdup_printf ("%s · strongest %d of %d links drawn", note,
-                               shown, total)
-            : g_strdup_printf ("Strongest %d of %d links drawn", shown, total);
+      = note != NULL ? g_strdup_printf (
+            _ ("%s · strongest %d of %d links drawn"), note, shown, total)
+                     : g_strdup_printf (_ ("Strongest %d of %d links drawn"),
+                                        shown, total);
   g_free (note);
   return joined;
 }
