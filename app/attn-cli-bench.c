@@ -144,6 +144,10 @@ proc_status_mb (const char *name)
   return g_ascii_strtod (line + strlen (key), NULL) / 1024.0;
 }
 
+/* Tokens generated after each T by bench --gpt2 (fewer when the model's
+ * positions run out). */
+#define GEN_TOKENS 32
+
 /* bench --gpt2 DIR: load time and memory, then at each --seq T the best of
  * --reps forward passes with every head's attention captured and the last
  * position's logits (what a prediction needs), the full-sequence output
@@ -200,7 +204,30 @@ bench_gpt2 (const AttnCliOptions *o, int threads, FILE *out, GError **error)
       for (int l = 0; l < c->L; l++)
         layers[l] = att + per_layer * l;
 
+      /* Generation after the T ids, as run --generate does it: one token
+       * at a time through the cache, its attention row kept. */
+      const int N = MIN (GEN_TOKENS, c->n_positions - T);
+      g_autoptr (AttnGpt2State) gs = NULL;
+      g_autofree float *gen_att = NULL;
+      g_autofree float **gen_layers = g_new (float *, c->L);
+      if (N > 0)
+        {
+          const gsize gen_layer = (gsize) c->NH * (T + N) * (T + N);
+          gs = attn_gpt2_state_new (m, T + N, error);
+          gen_att = g_try_new0 (float, gen_layer * c->L);
+          if (gs == NULL || gen_att == NULL)
+            {
+              g_set_error (error, ATTN_ERROR, ATTN_ERROR_TOO_LARGE,
+                           "bench --gpt2: cannot allocate the generation "
+                           "buffers of T %d", T);
+              return FALSE;
+            }
+          for (int l = 0; l < c->L; l++)
+            gen_layers[l] = gen_att + gen_layer * l;
+        }
+
       double fwd = G_MAXDOUBLE, full = G_MAXDOUBLE, run = G_MAXDOUBLE;
+      double gen = G_MAXDOUBLE;
       for (int r = 0; r < o->reps; r++)
         {
           attn_gpt2_state_reset (s);
@@ -222,10 +249,33 @@ bench_gpt2 (const AttnCliOptions *o, int threads, FILE *out, GError **error)
           if (trace == NULL)
             return FALSE;
           run = MIN (run, (g_get_monotonic_time () - a) / 1e6);
+
+          if (N == 0)
+            continue;
+          attn_gpt2_state_reset (gs);
+          if (!attn_gpt2_state_feed (gs, ids, T, gen_layers, T + N, hidden,
+                                     NULL, error))
+            return FALSE;
+          attn_gpt2_logits (m, hidden + (gsize) (T - 1) * c->C, 1, logits);
+          AttnGpt2RunOptions greedy = ATTN_GPT2_RUN_OPTIONS_INIT;
+          a = g_get_monotonic_time ();
+          for (int k = 0; k < N; k++)
+            {
+              int next = attn_gpt2_choose (logits, c->V, &greedy, NULL);
+              if (!attn_gpt2_state_feed (gs, &next, 1, gen_layers, T + N,
+                                         hidden, NULL, error))
+                return FALSE;
+              attn_gpt2_logits (m, hidden, 1, logits);
+            }
+          gen = MIN (gen, (g_get_monotonic_time () - a) / 1e3 / N);
         }
       fprintf (out, "T %d: forward with attention + last logits %.4f s, "
                "full-sequence logits +%.4f s, whole run (trace, steps) "
-               "%.4f s (best of %d)\n", T, fwd, full, run, o->reps);
+               "%.4f s", T, fwd, full, run);
+      if (N > 0)
+        fprintf (out, ", then generation %.2f ms/token (%d greedy tokens, "
+                 "rows kept)", gen, N);
+      fprintf (out, " (best of %d)\n", o->reps);
       fflush (out);
     }
   fprintf (out, "peak RSS: %.1f MB\n", proc_status_mb ("VmHWM"));
