@@ -4,6 +4,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n-lib.h>
+#include <math.h>
 #include <string.h>
 
 #include "ui/render/attn-heatmap.h"
@@ -46,6 +47,11 @@ struct _AttnAttentionView
   char *layout_font_family;
   double layout_font_size;
   AttnThumbnailCache *thumbnails;
+
+  /* Gestures in flight: the range when a drag began, the pinch's scale
+   * at the last zoom step. */
+  int drag_start;
+  double pinch_scale;
 };
 
 G_DEFINE_FINAL_TYPE (AttnAttentionView, attn_attention_view, GTK_TYPE_WIDGET)
@@ -65,6 +71,7 @@ enum
   TOKEN_ACTIVATED,
   TOKEN_SELECTED,
   THUMBNAIL_ACTIVATED,
+  RANGE_CHANGED,
   N_SIGNALS
 };
 
@@ -775,10 +782,164 @@ attn_attention_view_move_selection (AttnAttentionView *self, int d_query,
   return TRUE;
 }
 
+/* ---- zoom and pan ------------------------------------------------------ */
+
+/* One Ctrl+scroll notch or Ctrl+plus zooms by this factor. */
+#define ZOOM_STEP 1.25
+
+/* The tokens a range can cover: the longer axis of the shown block. */
+static int
+zoom_extent (AttnAttentionView *self)
+{
+  if (self->trace == NULL || self->kind != ATTN_VIEW_HEATMAP)
+    return 0;
+  const AttnBlock *b
+      = attn_trace_lookup_block (self->trace, self->sel.kind, self->sel.layer);
+  return b != NULL ? MAX (b->n_queries, b->n_keys) : 0;
+}
+
+/* Slides [start, end) inside [0, n) keeping its length; the whole of it
+ * is -1, -1. */
+static gboolean
+request_range (AttnAttentionView *self, int n, int start, int end)
+{
+  if (end - start >= n)
+    start = end = -1;
+  else
+    {
+      if (start < 0)
+        end -= start, start = 0;
+      if (end > n)
+        start -= end - n, end = n;
+    }
+  if (start == self->sel.range_start && end == self->sel.range_end)
+    return FALSE;
+  g_signal_emit (self, signals[RANGE_CHANGED], 0, start, end);
+  return TRUE;
+}
+
+gboolean
+attn_attention_view_zoom (AttnAttentionView *self, double factor, int center)
+{
+  g_return_val_if_fail (ATTN_IS_ATTENTION_VIEW (self), FALSE);
+  g_return_val_if_fail (factor > 0.0, FALSE);
+  int n = zoom_extent (self);
+  if (n == 0)
+    return FALSE;
+  int start = self->sel.range_start >= 0 ? self->sel.range_start : 0;
+  int end = self->sel.range_start >= 0 ? MIN (self->sel.range_end, n) : n;
+  int len = end - start;
+  int new_len = (int)lround (len / factor);
+  /* A step always moves, however few tokens are shown. */
+  if (factor > 1.0 && new_len >= len)
+    new_len = len - 1;
+  else if (factor < 1.0 && new_len <= len)
+    new_len = len + 1;
+  new_len = CLAMP (new_len, MIN (ATTN_ZOOM_MIN_TOKENS, n), n);
+  if (center < start || center >= end)
+    center = start + len / 2;
+  int new_start
+      = center - (int)lround ((double)(center - start) * new_len / len);
+  return request_range (self, n, new_start, new_start + new_len);
+}
+
+gboolean
+attn_attention_view_pan (AttnAttentionView *self, int d_tokens)
+{
+  g_return_val_if_fail (ATTN_IS_ATTENTION_VIEW (self), FALSE);
+  int n = zoom_extent (self);
+  if (n == 0 || self->sel.range_start < 0)
+    return FALSE;
+  return request_range (self, n, self->sel.range_start + d_tokens,
+                        self->sel.range_end + d_tokens);
+}
+
+/* The key token under the pointer, the natural centre of a zoom. */
+static int
+hovered_token (AttnAttentionView *self)
+{
+  if (self->hover.kind == ATTN_HIT_CELL || self->hover.kind == ATTN_HIT_KEY)
+    return self->hover.key;
+  if (self->hover.kind == ATTN_HIT_QUERY)
+    return self->hover.query;
+  return -1;
+}
+
+static gboolean
+on_scroll (GtkEventControllerScroll *scroll, double dx, double dy,
+           AttnAttentionView *self)
+{
+  GdkModifierType state = gtk_event_controller_get_current_event_state (
+      GTK_EVENT_CONTROLLER (scroll));
+  if ((state & GDK_CONTROL_MASK) == 0 || dy == 0.0)
+    return FALSE;
+  return attn_attention_view_zoom (self, dy < 0.0 ? ZOOM_STEP : 1.0 / ZOOM_STEP,
+                                   hovered_token (self));
+}
+
+static void
+on_pinch_begin (GtkGesture *gesture, GdkEventSequence *sequence,
+                AttnAttentionView *self)
+{
+  self->pinch_scale = 1.0;
+}
+
+static void
+on_pinch_scale_changed (GtkGestureZoom *gesture, double scale,
+                        AttnAttentionView *self)
+{
+  double factor = scale / self->pinch_scale;
+  if (factor < ZOOM_STEP && factor > 1.0 / ZOOM_STEP)
+    return;
+  if (attn_attention_view_zoom (self, factor, hovered_token (self)))
+    self->pinch_scale = scale;
+}
+
+static void
+on_drag_begin (GtkGestureDrag *drag, double x, double y,
+               AttnAttentionView *self)
+{
+  self->drag_start = self->sel.range_start;
+}
+
+/* The range follows the pointer: dragging right by one cell shows the
+ * token to the left. */
+static void
+on_drag_update (GtkGestureDrag *drag, double dx, double dy,
+                AttnAttentionView *self)
+{
+  if (self->drag_start < 0 || self->heatmap_layout == NULL
+      || self->heatmap_layout->cell_width <= 0.0)
+    return;
+  int n = zoom_extent (self);
+  int len = self->sel.range_end - self->sel.range_start;
+  int start
+      = self->drag_start - (int)lround (dx / self->heatmap_layout->cell_width);
+  if (n > 0 && self->sel.range_start >= 0)
+    request_range (self, n, start, start + len);
+}
+
 static gboolean
 on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode,
                 GdkModifierType state, AttnAttentionView *self)
 {
+  if ((state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) == GDK_CONTROL_MASK)
+    switch (keyval)
+      {
+      case GDK_KEY_plus:
+      case GDK_KEY_equal:
+      case GDK_KEY_KP_Add:
+        return attn_attention_view_zoom (self, ZOOM_STEP, -1);
+      case GDK_KEY_minus:
+      case GDK_KEY_KP_Subtract:
+        return attn_attention_view_zoom (self, 1.0 / ZOOM_STEP, -1);
+      case GDK_KEY_0:
+      case GDK_KEY_KP_0:
+        return zoom_extent (self) > 0
+               && request_range (self, zoom_extent (self), -1, -1);
+      default:
+        return FALSE;
+      }
   if ((state & (GDK_CONTROL_MASK | GDK_ALT_MASK)) != 0)
     return FALSE;
   switch (keyval)
@@ -1038,6 +1199,9 @@ attn_attention_view_class_init (AttnAttentionViewClass *klass)
   signals[THUMBNAIL_ACTIVATED] = g_signal_new (
       "thumbnail-activated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
       NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
+  signals[RANGE_CHANGED] = g_signal_new (
+      "range-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 
   gtk_widget_class_set_css_name (widget_class, "attentionview");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
@@ -1071,6 +1235,23 @@ attn_attention_view_init (AttnAttentionView *self)
   GtkGesture *click = gtk_gesture_click_new ();
   g_signal_connect (click, "pressed", G_CALLBACK (on_pressed), self);
   gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (click));
+
+  GtkEventController *scroll
+      = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll), self);
+  gtk_widget_add_controller (widget, scroll);
+
+  GtkGesture *pinch = gtk_gesture_zoom_new ();
+  g_signal_connect (pinch, "begin", G_CALLBACK (on_pinch_begin), self);
+  g_signal_connect (pinch, "scale-changed", G_CALLBACK (on_pinch_scale_changed),
+                    self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (pinch));
+
+  self->drag_start = -1;
+  GtkGesture *drag = gtk_gesture_drag_new ();
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
+  gtk_widget_add_controller (widget, GTK_EVENT_CONTROLLER (drag));
 
   g_signal_connect (adw_style_manager_get_default (), "notify::dark",
                     G_CALLBACK (on_dark_changed), self);

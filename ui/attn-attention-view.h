@@ -78,6 +78,22 @@ gboolean attn_attention_view_click (AttnAttentionView *self, double x,
 gboolean attn_attention_view_move_selection (AttnAttentionView *self,
                                              int d_query, int d_key);
 
+/* Zoom and pan of the heatmap, through the selection's token range (the
+ * same range on both axes, see AttnSelection): the controllers call these
+ * (Ctrl+scroll, a pinch, Ctrl+plus / minus / 0 zoom; a drag pans), tests
+ * call them directly. zoom divides the number of tokens shown by factor
+ * (> 1 zooms in), at least ATTN_ZOOM_MIN_TOKENS, keeping token `center`
+ * (or, when -1, the middle of what is shown) where it is; showing every
+ * token again is the range -1, -1. pan moves a zoomed range by d_tokens,
+ * clamped to the tokens there are. Each emits "range-changed" (start, end)
+ * when the range would change, and returns whether it did; the window
+ * sets the range on every view. Only the heatmap zooms: in other views,
+ * and without a trace, they return FALSE. */
+#define ATTN_ZOOM_MIN_TOKENS 2
+gboolean attn_attention_view_zoom (AttnAttentionView *self, double factor,
+                                   int center);
+gboolean attn_attention_view_pan (AttnAttentionView *self, int d_tokens);
+
 /* The hit under the pointer (kind ATTN_HIT_NONE when none). */
 const AttnHit *attn_attention_view_get_hover (AttnAttentionView *self);
 

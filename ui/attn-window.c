@@ -280,6 +280,13 @@ shown_block (AttnWindow *self)
 static void
 push_selection (AttnWindow *self)
 {
+  /* A zoom outlives typing and layer changes while the block still has
+   * the tokens it shows. */
+  const AttnBlock *block = shown_block (self);
+  if (self->sel.range_start >= 0
+      && (block == NULL
+          || self->sel.range_end > MAX (block->n_queries, block->n_keys)))
+    self->sel.range_start = self->sel.range_end = -1;
   AttnSelection sel = self->sel;
   /* The head view draws a subset of heads: the chosen one, or all of them
    * for the mean and the max. */
@@ -287,6 +294,9 @@ push_selection (AttnWindow *self)
       = sel.head >= 0 && sel.head < 64 ? G_GUINT64_CONSTANT (1) << sel.head : 0;
   for (int v = 0; v < ATTN_N_VIEWS; v++)
     {
+      /* Only the heatmap zooms; the other views show every token. */
+      sel.range_start = v == ATTN_VIEW_HEATMAP ? self->sel.range_start : -1;
+      sel.range_end = v == ATTN_VIEW_HEATMAP ? self->sel.range_end : -1;
       attn_attention_view_set_options (self->views[v], &self->options);
       attn_attention_view_set_selection (self->views[v], &sel);
     }
@@ -580,6 +590,14 @@ on_token_selected (AttnAttentionView *view, int query, int key,
 {
   self->sel.selected_query = query;
   self->sel.selected_key = key;
+  push_selection (self);
+}
+
+static void
+on_range_changed (AttnAttentionView *view, int start, int end, AttnWindow *self)
+{
+  self->sel.range_start = start;
+  self->sel.range_end = end;
   push_selection (self);
 }
 
@@ -1737,6 +1755,8 @@ attn_window_init (AttnWindow *self)
                         G_CALLBACK (on_token_activated), self);
       g_signal_connect (self->views[v], "token-selected",
                         G_CALLBACK (on_token_selected), self);
+      g_signal_connect (self->views[v], "range-changed",
+                        G_CALLBACK (on_range_changed), self);
       g_signal_connect (self->views[v], "thumbnail-activated",
                         G_CALLBACK (on_thumbnail_activated), self);
       g_signal_connect (self->views[v], "hover-changed",
