@@ -930,6 +930,14 @@ void
 attn_local_window (float p, int D, int S, int *lo, int *hi)
 {
   /* Integers s with p - D <= s <= p + D, in float as forward computes p. */
+  if (!isfinite (p))
+    {
+      /* Weights that overflowed made p NaN, which no int can hold: an
+       * empty window, whose NaN output the decoder reports. */
+      *lo = 0;
+      *hi = -1;
+      return;
+    }
   *lo = MAX ((int) ceilf (p - (float) D), 0);
   *hi = MIN ((int) floorf (p + (float) D), S - 1);
 }

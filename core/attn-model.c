@@ -677,7 +677,10 @@ decoder_step (Decoder *d, Beam *b, StepView *view, int n_best,
   else
     {
       d->tgt[0] = ATTN_VOCAB_BOS;
-      memcpy (d->tgt + 1, b->tokens->data, (T - 1) * sizeof (int));
+      /* Not at the first step: an empty GArray's data may be NULL, which
+       * memcpy may not be given even for 0 bytes. */
+      if (T > 1)
+        memcpy (d->tgt + 1, b->tokens->data, (T - 1) * sizeof (int));
       d->model->klass->forward (d->model, d->src, d->S, d->tgt, T, d->logits,
                                 NULL);
     }

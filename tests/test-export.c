@@ -1099,6 +1099,7 @@ test_refused_keeps_existing (gconstpointer data)
   g_assert_false (attn_export_view (ATTN_VIEW_HEATMAP, trace, &sel, &style,
                                     &o, path, &error));
   g_assert_error (error, ATTN_ERROR, ATTN_ERROR_INVALID_ARGUMENT);
+  g_clear_pointer (&contents, g_free);
   g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "keep me");
 

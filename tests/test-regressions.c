@@ -31,6 +31,13 @@ static const RegressionCase cases[] = {
   { "bpe", "vocab-id-20-digits", ATTN_ERROR_BAD_MODEL_FILE,
     "vocab.json: is not a tokenizer file: it holds a number with too many "
     "digits" },
+  /* attn-attention.c attn_local_window: a local-p model (fuzz-model's
+   * mutation of the tiny local-p seed) whose weights, each finite,
+   * overflow together made the predicted position p NaN, converted to int
+   * (UBSan: nan is outside the range of int). An empty window now; the
+   * run reports the NaN it leads to. */
+  { "model", "local-p-nan-position", ATTN_ERROR_FAILED,
+    "model “tiny-local-p” produced a non-finite logit at step 2" },
   /* json-glib 1.6 recurses once per nesting level: 100,000 nested brackets
    * overflowed the stack (SIGSEGV) in every reader that handed outside
    * JSON to it unbounded. Found by review after fuzz-trace's bound, not by
@@ -65,7 +72,23 @@ read_as (const char *target, const char *data, gsize len, GError **error)
       g_autoptr (GBytes) bytes = g_bytes_new (data, len);
       g_autoptr (AttnModel) model =
         attn_model_load_from_bytes (bytes, "fuzz.safetensors", error);
-      return model != NULL;
+      if (model == NULL)
+        return FALSE;
+      /* Then run as fuzz-model.c does: the first ordinary symbols, 3 at
+       * most, 3 steps. */
+      g_autoptr (GString) text = g_string_new (NULL);
+      int n = MIN (model->config.max_len - 1, 3);
+      for (int i = 0; i < n; i++)
+        g_string_append (text, attn_vocab_symbol (
+                                 model->vocab,
+                                 ATTN_VOCAB_N_SPECIAL
+                                   + i % (model->config.V
+                                          - ATTN_VOCAB_N_SPECIAL)));
+      AttnRunOptions options = ATTN_RUN_OPTIONS_INIT;
+      options.max_steps = 3;
+      g_autoptr (AttnTrace) trace = attn_model_run (model, text->str,
+                                                    &options, NULL, error);
+      return trace != NULL;
     }
   if (strcmp (target, "trace") == 0)
     {
