@@ -82,6 +82,46 @@ attn_cli_open_gpt2 (const char *name, char **path, const char **kind,
   return model;
 }
 
+/* A GPT-2 token stands for at most this many characters in practice: text
+ * beyond limit times this is cut before it is encoded at all. */
+#define GPT2_CHARS_PER_TOKEN_BOUND 16
+
+/* The longest prefix of text, cut at a character boundary, that encodes to
+ * at most limit tokens (their count in *n_tokens), or NULL when the whole
+ * text does. */
+static char *
+gpt2_cut (const AttnBpe *bpe, const char *text, int limit, int *n_tokens)
+{
+  g_autofree char *cut = NULL;
+  if (g_utf8_strlen (text, -1) > (glong) limit * GPT2_CHARS_PER_TOKEN_BOUND)
+    cut = g_utf8_substring (text, 0,
+                            (glong) limit * GPT2_CHARS_PER_TOKEN_BOUND);
+  /* A prefix re-encodes to as many tokens or fewer, bar a merge across
+   * the cut; a few rounds settle it. */
+  for (int round = 0; round < 8; round++)
+    {
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int));
+      g_autoptr (GArray) spans = g_array_new (FALSE, FALSE,
+                                              sizeof (AttnBpeSpan));
+      const char *now = cut != NULL ? cut : text;
+      if (!attn_bpe_encode (bpe, now, ATTN_BPE_ENCODE_DEFAULT, ids, spans,
+                            NULL))
+        return NULL; /* attn_gpt2_run reports it */
+      *n_tokens = (int) ids->len;
+      if (ids->len <= (guint) limit)
+        return g_steal_pointer (&cut);
+      /* Where token `limit` starts, back to a character's first byte (a
+       * byte-level token may start inside a character). */
+      gsize end = g_array_index (spans, AttnBpeSpan, limit).start;
+      while (end > 0 && ((guchar) now[end] & 0xC0) == 0x80)
+        end--;
+      char *shorter = g_strndup (now, end);
+      g_free (cut);
+      cut = shorter;
+    }
+  return NULL;
+}
+
 AttnTrace *
 attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
 {
@@ -92,6 +132,33 @@ attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
                    "%s is a GPT-2 model (use --generate)", model->name);
       return NULL;
     }
+  /* As with the built-in models, a text longer than the context is cut,
+   * with a notice, rather than refused: to the context less the tokens to
+   * generate. (A text that fits but leaves too little room for --generate
+   * is refused by attn_gpt2_run: the user asked for too much.) */
+  const char *text = o->text;
+  g_autofree char *cut = NULL;
+  int limit = model->config.n_positions;
+  int n_tokens = 0;
+  if (model->bpe != NULL
+      && (cut = gpt2_cut (model->bpe, text, limit, &n_tokens)) != NULL)
+    {
+      if (o->generate > 0 && limit - o->generate >= 1)
+        {
+          limit -= o->generate;
+          g_free (cut);
+          cut = gpt2_cut (model->bpe, text, limit, &n_tokens);
+        }
+      fprintf (stderr, "attnscope-cli %s: warning: the text is %ld "
+               "characters long, more than the %d tokens model “%s” reads%s: "
+               "using the first %ld characters (%d tokens)\n",
+               attn_cli_command_name (o->command), g_utf8_strlen (text, -1),
+               limit, model->name,
+               limit < model->config.n_positions
+                 ? " besides those it generates" : "",
+               g_utf8_strlen (cut, -1), n_tokens);
+      text = cut;
+    }
   AttnGpt2RunOptions options = ATTN_GPT2_RUN_OPTIONS_INIT;
   options.n_generate = o->generate;
   options.temperature = (float) o->temperature;
@@ -100,7 +167,7 @@ attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
   options.seed = o->seed;
   options.max_trace_bytes = (guint64) (o->max_trace_mb * 1e6);
   g_autoptr (GError) local = NULL;
-  AttnTrace *trace = attn_gpt2_run (model, o->text, &options, &local);
+  AttnTrace *trace = attn_gpt2_run (model, text, &options, &local);
   if (trace == NULL)
     {
       if (g_error_matches (local, ATTN_ERROR, ATTN_ERROR_TOO_LARGE))
@@ -125,15 +192,39 @@ attn_cli_run_model (AttnModel *model, const AttnCliOptions *o,
     }
   AttnRunOptions options = ATTN_RUN_OPTIONS_INIT;
   options.beam_width = o->beam > 0 ? o->beam : 1;
+  /* A text longer than the model reads (a paste of a whole page) is cut
+   * to its first max_len - 1 characters, with a notice, rather than
+   * refused. The text is valid UTF-8 here (attn_cli_parse checks it). */
+  const char *text = o->text;
+  g_autofree char *cut = NULL;
+  glong n_chars = g_utf8_strlen (text, -1);
+  glong limit = model->config.max_len - 1;
+  if (n_chars > limit)
+    {
+      cut = g_utf8_substring (text, 0, limit);
+      text = cut;
+      fprintf (stderr, "attnscope-cli %s: warning: the text is %ld "
+               "characters long; model “%s” reads at most %ld: using the "
+               "first %ld\n", attn_cli_command_name (o->command), n_chars,
+               model->name, limit, limit);
+    }
   g_autoptr (GPtrArray) unknown = g_ptr_array_new_with_free_func (g_free);
-  AttnTrace *trace = attn_model_run (model, o->text, &options, unknown,
-                                     error);
+  AttnTrace *trace = attn_model_run (model, text, &options, unknown, error);
   if (trace != NULL && unknown->len > 0)
     {
       GString *list = g_string_new (NULL);
       for (guint i = 0; i < unknown->len; i++)
-        g_string_append_printf (list, "%s“%s”", i > 0 ? ", " : "",
-                                (const char *) unknown->pdata[i]);
+        {
+          /* Control and format characters (ESC, U+202E, ...) by number,
+           * so the notice cannot drive the terminal. */
+          const char *ch = unknown->pdata[i];
+          gunichar c = g_utf8_get_char (ch);
+          GUnicodeType type = g_unichar_type (c);
+          if (type == G_UNICODE_CONTROL || type == G_UNICODE_FORMAT)
+            g_string_append_printf (list, "%sU+%04X", i > 0 ? ", " : "", c);
+          else
+            g_string_append_printf (list, "%s“%s”", i > 0 ? ", " : "", ch);
+        }
       fprintf (stderr, "attnscope-cli %s: warning: %s not in the "
                "vocabulary of %s, read as <unk>: %s\n",
                attn_cli_command_name (o->command),

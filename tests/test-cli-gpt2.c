@@ -2,6 +2,7 @@
  * export --model, info --model and bench --gpt2 on
  * ../shared/models/hf-fake-gpt2 (real layout and vocabulary; skipped when
  * absent) and on tests/data/gpt2-tiny (no tokenizer). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/attn-npy.h"
@@ -205,6 +206,46 @@ test_failure (gconstpointer data)
   attn_test_tmp_dir_remove (tmp);
 }
 
+/* A 100,000-character paste: cut to the longest prefix of at most
+ * n_positions (1024) tokens less --generate, said on stderr, and run. */
+static void
+test_run_long_text (void)
+{
+  g_autofree char *model = attn_test_shared_model ("hf-fake-gpt2");
+  if (model == NULL)
+    return;
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
+  g_autoptr (GString) text = g_string_new (NULL);
+  while (text->len < 100000)
+    g_string_append (text, "Hello world! ");
+  g_string_truncate (text, 100000);
+  g_auto (AttnTestCliResult) r = { 0 };
+  const char *args[] = { "run", "--model", model, "--json", "--generate",
+                         "4", text->str, NULL };
+  attn_test_cli_run (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  /* The notice gives the counts; the trace agrees: 1020 tokens of the
+   * text's first characters (ASCII: characters are bytes), then 4
+   * generated. */
+  g_autoptr (GRegex) re = g_regex_new (
+    "^attnscope-cli run: warning: the text is 100000 characters long, more "
+    "than the 1020 tokens model “hf-fake-gpt2” reads besides those it "
+    "generates: using the first ([0-9]+) characters \\(1020 tokens\\)\n$",
+    0, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  g_assert_true (g_regex_match (re, r.err, 0, &match));
+  g_autofree char *n_chars = g_match_info_fetch (match, 1);
+  g_autoptr (AttnTrace) trace = load_out (tmp, r.out);
+  /* 1020 tokens of text, 4 generated. */
+  g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_TARGET), ==, 1024);
+  const AttnToken *first_new = attn_trace_get_token (trace, ATTN_SIDE_TARGET,
+                                                     1020);
+  g_assert_cmpint (first_new->start, ==, atoi (n_chars));
+  g_assert_true (strncmp (trace->target_text, text->str, atoi (n_chars))
+                 == 0);
+  attn_test_tmp_dir_remove (tmp);
+}
+
 /* bench --gpt2: the lines bench/bench-gpt2-vs-torch.py reads. */
 static void
 test_bench (void)
@@ -239,6 +280,7 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/cli-gpt2/export/model", test_export_model);
   g_test_add_func ("/attn/cli-gpt2/info/model", test_info_model);
   g_test_add_func ("/attn/cli-gpt2/bench", test_bench);
+  g_test_add_func ("/attn/cli-gpt2/run/long-text", test_run_long_text);
   for (guint i = 0; i < G_N_ELEMENTS (fail_cases); i++)
     {
       g_autofree char *p = g_strdup_printf ("/attn/cli-gpt2/failure/%s",

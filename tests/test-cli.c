@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -1265,9 +1266,17 @@ static const RunTextCase run_text_cases[] = {
     "2)\n" },
   { "white-space", " \t ", 1, "",
     "attnscope-cli run: the text is only white space\n" },
-  { "too-long", "abcdefghijklm", 1, "",
-    "attnscope-cli run: the text is 13 characters long; model "
-    "“reverse-transformer” reads at most 12\n" },
+  /* Longer than the model reads: cut to what it reads, with a notice. */
+  { "too-long", "abcdefghijklm", 0, "input: \"abcdefghijkl\"\n",
+    "attnscope-cli run: warning: the text is 13 characters long; model "
+    "“reverse-transformer” reads at most 12: using the first 12\n" },
+  /* Control characters: read as <unk> like any other, named by code point
+   * in the notice (which must not carry an escape sequence to the
+   * terminal), escaped in the summary. */
+  { "control", "a\x01" "b\x1b[1m\x7f", 0,
+    "input: \"a\\x01b\\x1b[1m\\x7f\"\n",
+    "attnscope-cli run: warning: characters are not in the vocabulary of "
+    "reverse-transformer, read as <unk>: U+0001, U+001B, “[”, U+007F\n" },
 };
 
 static void
@@ -1284,6 +1293,376 @@ test_run_text (gconstpointer data)
   if (c->status != 0)
     g_assert_cmpstr (r.out, ==, "");
   attn_test_assert_contains ("stderr", r.err, c->err);
+  attn_test_tmp_dir_remove (tmp);
+}
+
+/* A 100,000-character paste: cut to the 12 characters the model reads,
+ * said on stderr, and run. */
+static void
+test_run_long_text (void)
+{
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (int i = 0; i < 100000; i++)
+    g_string_append_c (text, "abc1"[i % 4]);
+  g_auto (AttnTestCliResult) r = { 0 };
+  const char *args[] = { "run", "--model", trained_model (), "--json",
+                         text->str, NULL };
+  attn_test_cli_run (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "attnscope-cli run: warning: the text is "
+                   "100000 characters long; model “reverse-transformer” "
+                   "reads at most 12: using the first 12\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AttnTrace) trace =
+    attn_trace_load_json_data (r.out, strlen (r.out), "stdout", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (trace->source_text, ==, "abc1abc1abc1");
+  /* 12 characters and </s> */
+  g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE), ==, 13);
+  attn_test_tmp_dir_remove (tmp);
+}
+
+/* ---- bad model files ------------------------------------------------- */
+
+/* Each case is the trained model's file with one thing broken, run as
+ * `run --model @D@/m.safetensors hi`: exit 1, one line on stderr naming the
+ * file and the fault, nothing on stdout. */
+
+typedef enum {
+  EDIT_EMPTY,           /* zero bytes */
+  EDIT_TRUNCATED,       /* the first half of the file */
+  EDIT_HEADER_PAST_END, /* header length = the file's whole size */
+  EDIT_OVERLAP,         /* 2nd tensor (in data order) at the 1st's offsets */
+  EDIT_PAST_END,        /* last tensor shifted 8 bytes past the end */
+  EDIT_DTYPE,           /* 1st tensor I32 (same size as F32) */
+  EDIT_MISSING,         /* 1st tensor left out of the header */
+  EDIT_SHAPE,           /* a (r, c) weight, r != c, declared (c, r) */
+  EDIT_CONFIG,          /* attnscope.config not JSON */
+  EDIT_HUGE,            /* a 10^12-float tensor with a 4 TB range */
+  EDIT_HUGER,           /* 2 x 10^12 elements: beyond 2^40 */
+} ModelEdit;
+
+typedef struct {
+  const char *name;
+  ModelEdit edit;
+  /* in stderr, after "cannot open model “@D@/m.safetensors” (file
+   * @D@/m.safetensors): "; @1@ / @2@: the tensor(s) the edit touched */
+  const char *message;
+} BadModelCase;
+
+static const BadModelCase bad_model_cases[] = {
+  { "empty", EDIT_EMPTY, "the file is empty (0 bytes)" },
+  { "truncated", EDIT_TRUNCATED, "past the data buffer of " },
+  { "header-past-end", EDIT_HEADER_PAST_END, "header length " },
+  { "overlap", EDIT_OVERLAP,
+    "tensors “@1@” and “@2@” overlap in the data buffer" },
+  { "past-end", EDIT_PAST_END, "tensor “@2@”: data ends at byte " },
+  { "dtype", EDIT_DTYPE, "tensor “@1@” has dtype I32; only F32, F16 and "
+                         "BF16 can be read as float32" },
+  { "missing", EDIT_MISSING,
+    "tensor “@1@” of the transformer model is missing" },
+  { "shape", EDIT_SHAPE, "tensor “@1@” has shape " },
+  { "config-not-json", EDIT_CONFIG, "“attnscope.config”: not JSON: " },
+  { "huge", EDIT_HUGE, "tensor “huge”: data ends at byte 4000000" },
+  { "huger", EDIT_HUGER, "tensor “huge”: shape has more than 2^40 elements" },
+};
+
+static gint
+by_begin (gconstpointer a, gconstpointer b, gpointer header)
+{
+  JsonObject *h = header;
+  const char *na = *(const char *const *) a, *nb = *(const char *const *) b;
+  gint64 ba = json_array_get_int_element (
+    json_object_get_array_member (json_object_get_object_member (h, na),
+                                  "data_offsets"), 0);
+  gint64 bb = json_array_get_int_element (
+    json_object_get_array_member (json_object_get_object_member (h, nb),
+                                  "data_offsets"), 0);
+  return ba < bb ? -1 : ba > bb;
+}
+
+static void
+set_offsets (JsonObject *entry, gint64 begin, gint64 end)
+{
+  JsonArray *offsets = json_array_new ();
+  json_array_add_int_element (offsets, begin);
+  json_array_add_int_element (offsets, end);
+  json_object_set_array_member (entry, "data_offsets", offsets);
+}
+
+/* Writes path: the file src with c's fault; *first / *second name the
+ * tensors it touched (freed by the caller). */
+static void
+write_bad_model (const BadModelCase *c, const char *src, const char *path,
+                 char **first, char **second)
+{
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (src, &bytes, &len, NULL));
+  guint64 n = 0;
+  memcpy (&n, bytes, 8);
+  n = GUINT64_FROM_LE (n);
+  g_assert_cmpuint (8 + n, <=, len);
+  const char *data = bytes + 8 + n;
+  gsize data_len = len - 8 - n;
+  *first = *second = NULL;
+  switch (c->edit)
+    {
+    case EDIT_EMPTY:
+      g_assert_true (g_file_set_contents (path, "", 0, NULL));
+      return;
+    case EDIT_TRUNCATED:
+      g_assert_true (g_file_set_contents (path, bytes, len / 2, NULL));
+      return;
+    case EDIT_HEADER_PAST_END:
+      {
+        guint64 claim = GUINT64_TO_LE ((guint64) len);
+        memcpy (bytes, &claim, 8);
+        g_assert_true (g_file_set_contents (path, bytes, len, NULL));
+        return;
+      }
+    default:
+      break;
+    }
+
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, bytes + 8, n, NULL));
+  JsonObject *h = json_node_get_object (json_parser_get_root (parser));
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_autoptr (GList) members = json_object_get_members (h);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (strcmp (l->data, "__metadata__") != 0)
+      g_ptr_array_add (names, l->data);
+  g_ptr_array_sort_with_data (names, by_begin, h);
+  g_assert_cmpuint (names->len, >=, 2);
+  const char *a = names->pdata[0], *b = names->pdata[1];
+  const char *last = names->pdata[names->len - 1];
+  JsonObject *ea = json_object_get_object_member (h, a);
+  switch (c->edit)
+    {
+    case EDIT_OVERLAP:
+      {
+        JsonArray *oa = json_object_get_array_member (ea, "data_offsets");
+        set_offsets (json_object_get_object_member (h, b),
+                     json_array_get_int_element (oa, 0),
+                     json_array_get_int_element (oa, 1));
+        *first = g_strdup (a);
+        *second = g_strdup (b);
+        break;
+      }
+    case EDIT_PAST_END:
+      {
+        JsonObject *el = json_object_get_object_member (h, last);
+        JsonArray *ol = json_object_get_array_member (el, "data_offsets");
+        set_offsets (el, json_array_get_int_element (ol, 0) + 8,
+                     json_array_get_int_element (ol, 1) + 8);
+        *second = g_strdup (last);
+        break;
+      }
+    case EDIT_DTYPE:
+      json_object_set_string_member (ea, "dtype", "I32");
+      *first = g_strdup (a);
+      break;
+    case EDIT_MISSING:
+      *first = g_strdup (a);
+      json_object_remove_member (h, a);
+      break;
+    case EDIT_SHAPE:
+      for (guint i = 0; i < names->len && *first == NULL; i++)
+        {
+          JsonArray *shape = json_object_get_array_member (
+            json_object_get_object_member (h, names->pdata[i]), "shape");
+          if (json_array_get_length (shape) != 2
+              || json_array_get_int_element (shape, 0)
+                   == json_array_get_int_element (shape, 1))
+            continue;
+          JsonArray *swapped = json_array_new ();
+          json_array_add_int_element (swapped,
+                                      json_array_get_int_element (shape, 1));
+          json_array_add_int_element (swapped,
+                                      json_array_get_int_element (shape, 0));
+          json_object_set_array_member (
+            json_object_get_object_member (h, names->pdata[i]), "shape",
+            swapped);
+          *first = g_strdup (names->pdata[i]);
+        }
+      g_assert_nonnull (*first);
+      break;
+    case EDIT_CONFIG:
+      json_object_set_string_member (
+        json_object_get_object_member (h, "__metadata__"),
+        "attnscope.config", "{not json");
+      break;
+    case EDIT_HUGE:
+    case EDIT_HUGER:
+      {
+        gint64 rows = c->edit == EDIT_HUGE ? 1000000 : 2000000;
+        JsonObject *huge = json_object_new ();
+        json_object_set_string_member (huge, "dtype", "F32");
+        JsonArray *shape = json_array_new ();
+        json_array_add_int_element (shape, rows);
+        json_array_add_int_element (shape, 1000000);
+        json_object_set_array_member (huge, "shape", shape);
+        set_offsets (huge, data_len, data_len + rows * 1000000 * 4);
+        json_object_set_object_member (h, "huge", huge);
+        break;
+      }
+    default:
+      g_assert_not_reached ();
+    }
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_node_init_object (json_node_alloc (), h);
+  json_generator_set_root (gen, root);
+  gsize header_len = 0;
+  g_autofree char *header = json_generator_to_data (gen, &header_len);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint64 le = GUINT64_TO_LE ((guint64) header_len);
+  g_byte_array_append (out, (const guint8 *) &le, 8);
+  g_byte_array_append (out, (const guint8 *) header, header_len);
+  g_byte_array_append (out, (const guint8 *) data, data_len);
+  g_assert_true (g_file_set_contents (path, (const char *) out->data,
+                                      out->len, NULL));
+}
+
+static void
+test_bad_model (gconstpointer data)
+{
+  const BadModelCase *c = data;
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
+  g_autofree char *path = g_build_filename (tmp, "m.safetensors", NULL);
+  g_autofree char *first = NULL, *second = NULL;
+  write_bad_model (c, trained_model (), path, &first, &second);
+
+  g_auto (AttnTestCliResult) r = { 0 };
+  const char *args[] = { "run", "--model", "@D@/m.safetensors", "hi", NULL };
+  attn_test_cli_run (args, tmp, tmp, &r);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_cmpstr (r.out, ==, "");
+  g_autofree char *head = attn_test_cli_expand (
+    "attnscope-cli run: cannot open model “@D@/m.safetensors” (file "
+    "@D@/m.safetensors): ", tmp);
+  g_assert_true (g_str_has_prefix (r.err, head));
+  g_auto (GStrv) parts1 = g_strsplit (c->message, "@1@", -1);
+  g_autofree char *with1 = g_strjoinv (first ? first : "", parts1);
+  g_auto (GStrv) parts2 = g_strsplit (with1, "@2@", -1);
+  g_autofree char *want = g_strjoinv (second ? second : "", parts2);
+  attn_test_assert_contains ("stderr", r.err + strlen (head), want);
+  /* One line. */
+  g_assert_nonnull (strchr (r.err, '\n'));
+  g_assert_cmpstr (strchr (r.err, '\n'), ==, "\n");
+  attn_test_tmp_dir_remove (tmp);
+}
+
+/* ---- exports onto files that exist, and onto a full disk ------------- */
+
+/* An existing file is replaced whole by a successful export (nothing of
+ * the old bytes left, nothing beside it) and left exactly as it was by a
+ * refused one. */
+static void
+test_export_overwrite (void)
+{
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
+  g_autofree char *path = g_build_filename (tmp, "w.npy", NULL);
+  g_autofree char *junk = g_strnfill (100000, 'x');
+  g_assert_true (g_file_set_contents (path, junk, -1, NULL));
+
+  g_auto (AttnTestCliResult) r = { 0 };
+  const char *args[] = { "export", "--trace", "@T@", "--kind", "cross",
+                         "--layer", "1", "-o", "@D@/w.npy", NULL };
+  attn_test_cli_run (args, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.err, ==, "");
+  g_autofree char *left = attn_test_list_dir (tmp);
+  g_assert_cmpstr (left, ==, "w.npy");
+  /* 2 x 3 heads x 5 x 6 floats after a 128-byte header: the file is the
+   * new array and nothing else. */
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_cmpuint (len, ==, 128 + 3 * 5 * 6 * sizeof (float));
+  int ndim = 0;
+  gsize shape[ATTN_NPY_MAX_DIMS] = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree float *w = attn_npy_read (path, &ndim, shape, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ndim, ==, 3);
+
+  /* Refused (layer 7 does not exist): the file stays byte for byte. */
+  attn_test_cli_result_clear (&r);
+  const char *bad[] = { "export", "--trace", "@T@", "--kind", "cross",
+                        "--layer", "7", "-o", "@D@/w.npy", NULL };
+  attn_test_cli_run (bad, tmp, NULL, &r);
+  g_assert_cmpint (r.status, ==, 2);
+  attn_test_assert_contains ("stderr", r.err, "layer 7 out of range");
+  g_autofree char *after = NULL;
+  gsize after_len = 0;
+  g_assert_true (g_file_get_contents (path, &after, &after_len, NULL));
+  g_assert_cmpmem (after, after_len, contents, len);
+  attn_test_tmp_dir_remove (tmp);
+}
+
+/* A full disk: a 16 KB tmpfs holding a 5-byte keep.png, and a 2000 x 2000
+ * PNG (about 32 KB) exported over it. The export fails with the system's
+ * reason, exit 1, and keep.png is as it was, with nothing beside it. Needs
+ * root and a kernel that lets it mount tmpfs (skipped otherwise); the
+ * mount is made and removed here, the CLI runs in a subprocess so an
+ * assertion that fails cannot leave it mounted. */
+static void
+test_export_full_disk (void)
+{
+  if (g_test_subprocess ())
+    {
+      const char *disk = g_getenv ("ATTN_TEST_FULL_DISK");
+      g_assert_nonnull (disk);
+      g_auto (AttnTestCliResult) r = { 0 };
+      const char *args[] = { "export", "--trace", "@T@", "--kind", "cross",
+                             "--layer", "0", "--head", "0", "--width",
+                             "2000", "--height", "2000", "-o",
+                             "@D@/keep.png", NULL };
+      attn_test_cli_run (args, disk, NULL, &r);
+      g_assert_cmpint (r.status, ==, 1);
+      g_assert_cmpstr (r.out, ==, "");
+      g_autofree char *want = attn_test_cli_expand (
+        "attnscope-cli export: cannot write @D@/keep.png: No space left on "
+        "device\n", disk);
+      g_assert_cmpstr (r.err, ==, want);
+      g_autofree char *keep = g_build_filename (disk, "keep.png", NULL);
+      g_autofree char *contents = NULL;
+      g_assert_true (g_file_get_contents (keep, &contents, NULL, NULL));
+      g_assert_cmpstr (contents, ==, "keep\n");
+      g_autofree char *left = attn_test_list_dir (disk);
+      g_assert_cmpstr (left, ==, "keep.png");
+      return;
+    }
+
+  g_autofree char *tmp = attn_test_tmp_dir_new (SCRATCH);
+  const char *mount[] = { "mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs",
+                          tmp, NULL };
+  int wait_status = 0;
+  g_autofree char *mount_err = NULL;
+  if (geteuid () != 0
+      || !g_spawn_sync (NULL, (char **) mount, NULL, G_SPAWN_SEARCH_PATH,
+                        NULL, NULL, NULL, &mount_err, &wait_status, NULL)
+      || !g_spawn_check_wait_status (wait_status, NULL))
+    {
+      g_test_skip ("cannot mount a tmpfs here (needs root)");
+      attn_test_tmp_dir_remove (tmp);
+      return;
+    }
+  g_autofree char *keep = g_build_filename (tmp, "keep.png", NULL);
+  gboolean made = g_file_set_contents (keep, "keep\n", -1, NULL);
+  g_setenv ("ATTN_TEST_FULL_DISK", tmp, TRUE);
+  if (made)
+    g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC,
+                            G_TEST_SUBPROCESS_INHERIT_STDERR);
+  const char *umount[] = { "umount", tmp, NULL };
+  g_assert_true (g_spawn_sync (NULL, (char **) umount, NULL,
+                               G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                               &wait_status, NULL));
+  g_assert_true (g_spawn_check_wait_status (wait_status, NULL));
+  g_assert_true (made);
+  g_test_trap_assert_passed ();
   attn_test_tmp_dir_remove (tmp);
 }
 
@@ -1419,6 +1798,15 @@ main (int argc, char **argv)
       g_autofree char *name = g_strdup_printf ("/attn/cli/run/text/%s",
                                                run_text_cases[i].name);
       g_test_add_data_func (name, &run_text_cases[i], test_run_text);
+    }
+  g_test_add_func ("/attn/cli/run/long-text", test_run_long_text);
+  g_test_add_func ("/attn/cli/export/overwrite", test_export_overwrite);
+  g_test_add_func ("/attn/cli/export/full-disk", test_export_full_disk);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_model_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/attn/cli/bad-model/%s",
+                                               bad_model_cases[i].name);
+      g_test_add_data_func (name, &bad_model_cases[i], test_bad_model);
     }
   g_test_add_func ("/attn/cli/info/model", test_info_model);
   g_test_add_func ("/attn/cli/export/model", test_export_model);
