@@ -11,6 +11,7 @@
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 
 /* GPT-2's pattern with \s spelled out as Python's `regex` module has it
  * (PCRE2's \s also matches U+180E; see the header). */
@@ -180,46 +181,6 @@ read_file (const char *path, char **name, GError **error)
   return bytes;
 }
 
-/* Scans JSON outside strings for what json-glib would mishandle; returns
- * the problem or NULL. */
-static const char *
-json_prescan (const char *text, gsize len)
-{
-  int depth = 0, digits = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = text[i];
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      if (g_ascii_isdigit (c))
-        {
-          if (++digits > MAX_JSON_DIGITS)
-            return "holds a number with too many digits";
-          continue;
-        }
-      digits = 0;
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            return "nests too deeply";
-        }
-      else if (c == '}' || c == ']')
-        depth--;
-    }
-  return NULL;
-}
-
 static JsonParser *
 parse_json (const char *data, gsize len, const char *name, GError **error)
 {
@@ -231,7 +192,8 @@ parse_json (const char *data, gsize len, const char *name, GError **error)
                 ATTN_BPE_MAX_FILE_BYTES >> 20);
       return NULL;
     }
-  const char *problem = json_prescan (data, len);
+  const char *problem = attn_json_prescan (data, len, MAX_JSON_DEPTH,
+                                           MAX_JSON_DIGITS);
   if (problem != NULL)
     {
       bad_file (error, name, "is not a tokenizer file: it %s", problem);

@@ -21,4 +21,11 @@ G_BEGIN_DECLS
  * Only counts: says nothing about whether the text is JSON. */
 gboolean attn_json_check_depth (const char *text, gssize len, int max_depth);
 
+/* The same scan, also refusing a run of more than max_digits digits outside
+ * strings (json-glib silently wraps integers beyond 64 bits:
+ * 18446744073709551620 parses as 3). Returns the problem ("nests too
+ * deeply", "holds a number with too many digits") or NULL. */
+const char *attn_json_prescan (const char *text, gsize len, int max_depth,
+                               int max_digits);
+
 G_END_DECLS

@@ -12,6 +12,7 @@
 
 #include "core/attn-check.h"
 #include "core/attn-error.h"
+#include "core/attn-json.h"
 
 /* A header never nests deeper than root -> entry -> shape (3); anything far
  * deeper is hostile and refused before json-glib recurses into it. */
@@ -177,48 +178,6 @@ bad_file (GError **error, const char *file, const char *format, ...)
   va_end (args);
   g_set_error (error, ATTN_ERROR, ATTN_ERROR_BAD_MODEL_FILE, "%s: %s", file,
                what);
-}
-
-/* What json-glib 1.6 will not catch: it recurses once per nesting level,
- * and it silently wraps integers beyond 64 bits (18446744073709551620 parses
- * as 3), which would turn a hostile offset into a plausible one. Scans the
- * header outside strings; returns the problem or NULL. */
-static const char *
-json_prescan (const char *text, gsize len)
-{
-  int depth = 0, digits = 0;
-  gboolean in_string = FALSE, escaped = FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = text[i];
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      if (g_ascii_isdigit (c))
-        {
-          if (++digits > MAX_JSON_DIGITS)
-            return "holds a number with too many digits";
-          continue;
-        }
-      digits = 0;
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            return "nests too deeply";
-        }
-      else if (c == '}' || c == ']')
-        depth--;
-    }
-  return NULL;
 }
 
 /* A JSON integer >= 0 (json-glib keeps integers as gint64; floats, strings
@@ -460,7 +419,8 @@ parse (AttnSafetensors *st, GError **error)
       bad_file (error, st->name, "the header is not valid UTF-8");
       return FALSE;
     }
-  const char *problem = json_prescan (header, st->header_len);
+  const char *problem = attn_json_prescan (header, st->header_len,
+                                           MAX_JSON_DEPTH, MAX_JSON_DIGITS);
   if (problem != NULL)
     {
       bad_file (error, st->name, "the header JSON %s", problem);
