@@ -761,10 +761,13 @@ attend (AttnGpt2State *s, int l, int n, int p0, float *att, int ld)
     }
 }
 
-gboolean
-attn_gpt2_state_feed (AttnGpt2State *s, const int *ids, int n,
-                      float *const *att, int ld, float *hidden,
-                      GCancellable *cancellable, GError **error)
+/* Called after each layer of a feed with the count of layers done. */
+typedef void (*LayerDone) (int layers_done, gpointer data);
+
+static gboolean
+feed (AttnGpt2State *s, const int *ids, int n, float *const *att, int ld,
+      float *hidden, GCancellable *cancellable, LayerDone layer_done,
+      gpointer data, GError **error)
 {
   const AttnGpt2 *m = s->model;
   const AttnGpt2Config *c = &m->config;
@@ -810,6 +813,8 @@ attn_gpt2_state_feed (AttnGpt2State *s, const int *ids, int n,
       conv1d (s->fc, s->a, h->fc_w, F, h->fc_b, n, C, F);
       attn_gelu_forward (s->fc, s->fc, (gsize) n * F, ATTN_GELU_TANH);
       conv1d_add (s->x, s->fc, h->mlp_proj_w, h->mlp_proj_b, n, F, C);
+      if (layer_done != NULL)
+        layer_done (l + 1, data);
     }
 
   if (hidden != NULL)
@@ -817,6 +822,14 @@ attn_gpt2_state_feed (AttnGpt2State *s, const int *ids, int n,
                             m->w.ln_f_b, n, C, c->eps);
   s->n = p0 + n;
   return TRUE;
+}
+
+gboolean
+attn_gpt2_state_feed (AttnGpt2State *s, const int *ids, int n,
+                      float *const *att, int ld, float *hidden,
+                      GCancellable *cancellable, GError **error)
+{
+  return feed (s, ids, n, att, ld, hidden, cancellable, NULL, NULL, error);
 }
 
 void
@@ -1012,7 +1025,45 @@ check_run (AttnGpt2 *m, int n, const AttnGpt2RunOptions *o, GError **error)
   return TRUE;
 }
 
-/* Fills att[l] (NH, T, T) for T = n + n_generate and r. */
+/* A run's progress reports (AttnGpt2RunOptions.progress). */
+typedef struct {
+  const AttnGpt2RunOptions *o;
+  AttnGpt2Progress p;
+  int n; /* prompt tokens */
+} Progress;
+
+static void
+progress_report (Progress *pr)
+{
+  if (pr->o->progress == NULL)
+    return;
+  AttnGpt2Progress *p = &pr->p;
+  double done = (double) p->layers_done * pr->n
+                + (double) p->generated * p->n_layers;
+  double total = (double) p->n_layers * (pr->n + p->n_generate);
+  p->fraction = total > 0 ? MIN (done / total, 1.0) : 1.0;
+  pr->o->progress (p, pr->o->progress_data);
+}
+
+static void
+on_prompt_layer (int layers_done, gpointer data)
+{
+  Progress *pr = data;
+  pr->p.layers_done = layers_done;
+  progress_report (pr);
+}
+
+/* TRUE when generation ends with the choice of next (the end-of-text
+ * token, unless the options ignore it). */
+static gboolean
+is_stop (const AttnGpt2 *m, const AttnGpt2RunOptions *o, int next)
+{
+  return !o->ignore_eos && m->config.eos_id >= 0 && next == m->config.eos_id;
+}
+
+/* Fills att[l] (NH, T, T) for T = n + n_generate and r; r->T is less when
+ * generation stopped at the end-of-text token (rows and columns from r->T
+ * on are then left 0). */
 static gboolean
 run_core (AttnGpt2 *m, const int *prompt, int n,
           const AttnGpt2RunOptions *o, float *const *att, RunResult *r,
@@ -1024,6 +1075,11 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
   r->ids = g_new (int, T);
   r->steps = g_new0 (StepInfo, T);
   memcpy (r->ids, prompt, (gsize) n * sizeof (int));
+  Progress pr = {
+    .o = o,
+    .p = { .n_layers = c->L, .n_generate = o->n_generate },
+    .n = n,
+  };
 
   g_autoptr (AttnGpt2State) s = attn_gpt2_state_new (m, T, error);
   if (s == NULL)
@@ -1038,11 +1094,12 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
                    m->name, n);
       return FALSE;
     }
-  if (!attn_gpt2_state_feed (s, prompt, n, att, T, hidden, o->cancellable,
-                             error))
+  if (!feed (s, prompt, n, att, T, hidden, o->cancellable, on_prompt_layer,
+             &pr, error))
     return FALSE;
 
   g_autoptr (GRand) rng = g_rand_new_with_seed (o->seed);
+  gboolean stopped = FALSE;
   /* The prompt's steps: each position's probability of the next prompt
    * token; the last position's logits choose the first new token. */
   for (int p0 = 0; p0 < n; p0 += LOGIT_CHUNK)
@@ -1055,10 +1112,17 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
           const float *row = logits + (gsize) i * V; /* (V) */
           int next = p + 1 < n ? prompt[p + 1]
                                : attn_gpt2_choose (row, V, o, rng);
-          if (p + 1 < T)
+          if (p + 1 == n && is_stop (m, o, next))
+            stopped = TRUE;
+          else if (p + 1 < T)
             r->ids[p + 1] = next;
           step_info (row, V, next, o->n_top, &r->steps[p]);
         }
+    }
+  if (stopped)
+    {
+      r->T = n;
+      return TRUE;
     }
   /* Generation: each new token is fed alone through the cache; its row of
    * every block lands at its position. */
@@ -1069,9 +1133,16 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
         return FALSE;
       attn_gpt2_logits (m, hidden, 1, logits);
       int next = attn_gpt2_choose (logits, V, o, rng);
+      step_info (logits, V, next, o->n_top, &r->steps[p]);
+      pr.p.generated = p - n + 1;
+      progress_report (&pr);
+      if (is_stop (m, o, next))
+        {
+          r->T = p + 1;
+          return TRUE;
+        }
       if (p + 1 < T)
         r->ids[p + 1] = next;
-      step_info (logits, V, next, o->n_top, &r->steps[p]);
     }
   return TRUE;
 }
@@ -1102,6 +1173,9 @@ run_into_trace (AttnGpt2 *m, const int *ids, int n,
                ->weights;
   if (!run_core (m, ids, n, o, att, r, error))
     return NULL;
+  if (r->T < T)
+    for (guint i = 0; i < trace->blocks->len; i++)
+      attn_block_crop (g_ptr_array_index (trace->blocks, i), r->T, r->T);
   return g_steal_pointer (&trace);
 }
 

@@ -170,6 +170,24 @@ void attn_gpt2_logits (const AttnGpt2 *model, const float *hidden, int n,
 
 /* ---- prediction and generation ---------------------------------------- */
 
+/* Where a run is, for a progress display. A run feeds its prompt through
+ * the layers, then generates its tokens one at a time. */
+typedef struct {
+  int layers_done;  /* prompt layers fed, 0 .. n_layers */
+  int n_layers;
+  int generated;    /* tokens generated so far, 0 .. n_generate */
+  int n_generate;   /* tokens asked for (the run may stop sooner at the
+                     * end-of-text token) */
+  double fraction;  /* of the run's work done, 0 .. 1, counting a prompt
+                     * token through one layer and a generated token
+                     * through one layer as the same work */
+} AttnGpt2Progress;
+
+/* Called in the thread running the model, after each prompt layer and
+ * after each generated token; it may cancel the run's cancellable. */
+typedef void (*AttnGpt2ProgressFunc) (const AttnGpt2Progress *progress,
+                                      gpointer user_data);
+
 typedef struct {
   int n_generate;    /* tokens to generate after the prompt; 0: none */
   float temperature; /* <= 0: greedy (argmax); else sample from
@@ -182,10 +200,18 @@ typedef struct {
   int n_top;         /* alternatives per step, 1 .. ATTN_STEP_MAX_TOP */
   guint64 max_trace_bytes; /* refuse a run whose attention would take more
                             * (attn_gpt2_trace_bytes); 0: no limit */
+  gboolean ignore_eos; /* generate all n_generate tokens even past the
+                        * end-of-text token (config eos_token_id); by
+                        * default generation stops when it is chosen */
   GCancellable *cancellable; /* may be NULL */
+  AttnGpt2ProgressFunc progress; /* may be NULL */
+  gpointer progress_data;
 } AttnGpt2RunOptions;
 
-#define ATTN_GPT2_RUN_OPTIONS_INIT { 0, 0.0f, 0, 1.0f, 0, 5, 0, NULL }
+#define ATTN_GPT2_RUN_OPTIONS_INIT                                            \
+  { .n_generate = 0, .temperature = 0.0f, .top_k = 0, .top_p = 1.0f,          \
+    .seed = 0, .n_top = 5, .max_trace_bytes = 0, .ignore_eos = FALSE,         \
+    .cancellable = NULL, .progress = NULL, .progress_data = NULL }
 
 /* The next token chosen from logits (V) under options (greedy, or sampled
  * with rng after temperature, top_k and top_p). */
@@ -205,6 +231,10 @@ int attn_gpt2_choose (const float *logits, int V,
  *   position, the model's next choice, never fed back) with the model's
  *   probability for it (softmax at temperature 1) and the n_top most
  *   probable tokens.
+ * Unless options->ignore_eos, generation stops when the end-of-text token
+ * (eos_id >= 0) is chosen: that choice is the last step's, never fed back,
+ * and T = n + the tokens generated before it, possibly fewer than asked
+ * (n alone when the prompt's last position chooses it).
  * A run above max_trace_bytes is ATTN_ERROR_TOO_LARGE with the figure in
  * MB; a cancelled one ATTN_ERROR_CANCELLED. */
 AttnTrace *attn_gpt2_run_ids (AttnGpt2 *model, const int *ids, int n,

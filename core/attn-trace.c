@@ -231,6 +231,24 @@ attn_trace_add_block (AttnTrace *trace, AttnKind kind, int layer, int n_heads,
                                 n_keys, g_new0 (float, MAX (n, 1)));
 }
 
+void
+attn_block_crop (AttnBlock *block, int n_queries, int n_keys)
+{
+  attn_check (n_queries >= 0 && n_queries <= block->n_queries);
+  attn_check (n_keys >= 0 && n_keys <= block->n_keys);
+  const gsize Tq = block->n_queries, Tk = block->n_keys;
+  /* Every row moves to an index no later than its own: forward order
+   * never overwrites a row before it is read. */
+  for (gsize h = 0; h < (gsize) block->n_heads; h++)
+    for (gsize i = 0; i < (gsize) n_queries; i++)
+      memmove (block->weights + (h * n_queries + i) * n_keys,
+               block->weights + (h * Tq + i) * Tk, n_keys * sizeof (float));
+  gsize n = (gsize) block->n_heads * n_queries * n_keys;
+  block->weights = g_realloc (block->weights, MAX (n, 1) * sizeof (float));
+  block->n_queries = n_queries;
+  block->n_keys = n_keys;
+}
+
 AttnBlock *
 attn_trace_lookup_block (const AttnTrace *trace, AttnKind kind, int layer)
 {

@@ -131,6 +131,10 @@ const AttnToken *attn_trace_get_token (const AttnTrace *trace, AttnSide side,
  * a (kind, layer) twice is a programming error. */
 AttnBlock *attn_trace_add_block (AttnTrace *trace, AttnKind kind, int layer,
                                  int n_heads, int n_queries, int n_keys);
+/* Keeps the top-left n_queries x n_keys corner of every head of block
+ * (n_queries <= its Tq, n_keys <= its Tk), in place: for a run that ended
+ * before the length its blocks were made for. */
+void attn_block_crop (AttnBlock *block, int n_queries, int n_keys);
 /* NULL when the trace has no such block. */
 AttnBlock *attn_trace_lookup_block (const AttnTrace *trace, AttnKind kind,
                                     int layer);

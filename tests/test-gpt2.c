@@ -569,6 +569,147 @@ test_sampling (void)
     }
 }
 
+/* Progress reports: every prompt layer, then every generated token, the
+ * fraction rising to 1; a callback that cancels stops the run. */
+typedef struct {
+  GArray *seen; /* of AttnGpt2Progress */
+  GCancellable *cancel;
+  int cancel_after; /* the report that cancels, from 1, or -1 */
+} Seen;
+
+static void
+on_progress (const AttnGpt2Progress *p, gpointer data)
+{
+  Seen *s = data;
+  g_array_append_val (s->seen, *p);
+  if (s->cancel_after >= 0 && (int) s->seen->len >= s->cancel_after)
+    g_cancellable_cancel (s->cancel);
+}
+
+static void
+test_progress (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (AttnGpt2) m = open_tiny (&dir, 7);
+  const int prompt[4] = { 5, 9, 1, 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  Seen s = { g_array_new (FALSE, FALSE, sizeof (AttnGpt2Progress)), cancel,
+             -1 };
+  AttnGpt2RunOptions o = ATTN_GPT2_RUN_OPTIONS_INIT;
+  o.n_generate = 5;
+  o.cancellable = cancel;
+  o.progress = on_progress;
+  o.progress_data = &s;
+  g_autoptr (AttnTrace) trace = attn_gpt2_run_ids (m, prompt, 4, &o, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s.seen->len, ==, L_ + 5);
+  double last = 0.0;
+  for (guint i = 0; i < s.seen->len; i++)
+    {
+      const AttnGpt2Progress *p = &g_array_index (s.seen, AttnGpt2Progress,
+                                                  i);
+      g_assert_cmpint (p->n_layers, ==, L_);
+      g_assert_cmpint (p->n_generate, ==, 5);
+      g_assert_cmpint (p->layers_done, ==, MIN ((int) i + 1, L_));
+      g_assert_cmpint (p->generated, ==, MAX ((int) i + 1 - L_, 0));
+      g_assert_cmpfloat (p->fraction, >, last);
+      last = p->fraction;
+    }
+  /* The prompt's layers are 4 tokens of the 9 through every layer. */
+  g_assert_cmpfloat_with_epsilon (
+      g_array_index (s.seen, AttnGpt2Progress, L_ - 1).fraction, 4.0 / 9.0,
+      1e-12);
+  g_assert_cmpfloat (last, ==, 1.0);
+
+  /* Cancelled after the first layer: the next layer's check stops it. */
+  g_array_set_size (s.seen, 0);
+  s.cancel_after = 1;
+  g_autoptr (AttnTrace) none = attn_gpt2_run_ids (m, prompt, 4, &o, &error);
+  g_assert_null (none);
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_CANCELLED);
+  g_assert_cmpuint (s.seen->len, ==, 1);
+  g_clear_error (&error);
+  /* Cancelled during generation. */
+  g_cancellable_reset (cancel);
+  g_array_set_size (s.seen, 0);
+  s.cancel_after = L_ + 2;
+  none = attn_gpt2_run_ids (m, prompt, 4, &o, &error);
+  g_assert_null (none);
+  g_assert_error (error, ATTN_ERROR, ATTN_ERROR_CANCELLED);
+  g_assert_cmpuint (s.seen->len, ==, L_ + 2);
+  g_array_unref (s.seen);
+}
+
+/* Generation stops when the end-of-text token is chosen: the run is the
+ * corner of the run that went on, its last step choosing the token. */
+static void
+test_eos (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (AttnGpt2) m = open_tiny (&dir, 8);
+  const int prompt[3] = { 4, 4, 17 };
+  const int n = 3, n_generate = 10;
+  g_autoptr (GError) error = NULL;
+  g_assert_cmpint (m->config.eos_id, ==, -1); /* not in good_config */
+  AttnGpt2RunOptions o = ATTN_GPT2_RUN_OPTIONS_INIT;
+  o.n_generate = n_generate;
+  g_autoptr (AttnTrace) full = attn_gpt2_run_ids (m, prompt, n, &o, &error);
+  g_assert_no_error (error);
+  const int T = n + n_generate;
+
+  /* Each distinct chosen token in turn plays end-of-text: the run must end
+   * at its first choice. Step p chooses the token at p + 1. */
+  int tried = 0;
+  for (int p = n - 1; p < T; p++)
+    {
+      const AttnStep *st = g_ptr_array_index (full->steps, p);
+      int eos = st->emitted.id, first = p;
+      for (int q = n - 1; q < p; q++)
+        if (((const AttnStep *) g_ptr_array_index (full->steps, q))
+                ->emitted.id == eos)
+          first = q;
+      if (first != p)
+        continue;
+      tried++;
+      m->config.eos_id = eos;
+      g_autoptr (AttnTrace) cut = attn_gpt2_run_ids (m, prompt, n, &o,
+                                                     &error);
+      g_assert_no_error (error);
+      g_assert_true (attn_trace_validate (cut, &error));
+      g_assert_no_error (error);
+      const int Tc = p + 1;
+      g_assert_cmpuint (attn_trace_n_tokens (cut, ATTN_SIDE_TARGET), ==, Tc);
+      g_assert_cmpuint (cut->steps->len, ==, Tc);
+      const AttnStep *last = g_ptr_array_index (cut->steps, Tc - 1);
+      g_assert_cmpint (last->emitted.id, ==, eos);
+      for (int l = 0; l < L_; l++)
+        {
+          const AttnBlock *a
+              = attn_trace_lookup_block (full, ATTN_KIND_DECODER_SELF, l);
+          const AttnBlock *b
+              = attn_trace_lookup_block (cut, ATTN_KIND_DECODER_SELF, l);
+          g_assert_cmpint (b->n_queries, ==, Tc);
+          g_assert_cmpint (b->n_keys, ==, Tc);
+          for (int h = 0; h < NH_; h++)
+            for (int i = 0; i < Tc; i++)
+              g_assert_cmpmem (b->weights + ((gsize) h * Tc + i) * Tc,
+                               Tc * sizeof (float),
+                               a->weights + ((gsize) h * T + i) * T,
+                               Tc * sizeof (float));
+        }
+      /* ignore_eos goes on to the end. */
+      AttnGpt2RunOptions on = o;
+      on.ignore_eos = TRUE;
+      g_autoptr (AttnTrace) all = attn_gpt2_run_ids (m, prompt, n, &on,
+                                                     &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (attn_trace_n_tokens (all, ATTN_SIDE_TARGET), ==, T);
+    }
+  g_assert_cmpint (tried, >=, 2);
+  m->config.eos_id = -1;
+}
+
 /* attn_gpt2_choose on known distributions: frequencies within 4 standard
  * deviations of the probabilities the options leave. */
 static void
@@ -762,6 +903,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/gpt2/run-ids", test_run_ids);
   g_test_add_func ("/attn/gpt2/sampling", test_sampling);
   g_test_add_func ("/attn/gpt2/choose", test_choose);
+  g_test_add_func ("/attn/gpt2/progress", test_progress);
+  g_test_add_func ("/attn/gpt2/eos", test_eos);
   g_test_add_func ("/attn/gpt2/run-limits", test_run_limits);
   g_test_add_func ("/attn/gpt2/hf-fake-gpt2", test_hf_fake);
   return g_test_run ();
