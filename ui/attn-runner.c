@@ -48,6 +48,16 @@ struct _AttnRunner
   guint64 pending_generation;
   gboolean running;
   GCancellable *running_cancellable; /* of the run in flight */
+  guint64 running_generation;        /* of the run in flight */
+  GMainContext *context;             /* where the signals are emitted */
+  int n_generate;                    /* GPT-2 tokens to generate */
+  AttnGpt2Progress progress;         /* the newest report emitted */
+  /* attn_runner_stop waits for the run in flight to end: "stopped" for
+   * stopped_generation then, unless the generation moved past
+   * stop_generation meanwhile. */
+  gboolean stop_pending;
+  guint64 stopped_generation;
+  guint64 stop_generation;
 };
 
 G_DEFINE_FINAL_TYPE (AttnRunner, attn_runner, G_TYPE_OBJECT)
@@ -55,6 +65,8 @@ G_DEFINE_FINAL_TYPE (AttnRunner, attn_runner, G_TYPE_OBJECT)
 enum
 {
   FINISHED,
+  PROGRESS,
+  STOPPED,
   N_SIGNALS
 };
 
@@ -68,7 +80,11 @@ typedef struct
   char *text;
   gboolean truncated;
   int max_chars;
+  int n_generate;
   GCancellable *cancellable;
+  AttnRunner *runner;    /* for the progress reports; the task holds it */
+  GMainContext *context; /* the runner's */
+  AttnGpt2Progress last; /* the worker's latest report */
 } Job;
 
 static void
@@ -77,7 +93,67 @@ job_free (Job *job)
   g_clear_pointer (&job->box, model_box_unref);
   g_free (job->text);
   g_clear_object (&job->cancellable);
+  g_clear_pointer (&job->context, g_main_context_unref);
   g_free (job);
+}
+
+/* A progress report on its way from the worker to the main thread. */
+typedef struct
+{
+  AttnRunner *runner; /* a reference */
+  guint64 generation;
+  AttnGpt2Progress progress;
+} Report;
+
+static void
+report_free (gpointer data)
+{
+  Report *report = data;
+  g_object_unref (report->runner);
+  g_free (report);
+}
+
+static void
+emit_progress (AttnRunner *self, const AttnGpt2Progress *progress)
+{
+  self->progress = *progress;
+  g_signal_emit (self, signals[PROGRESS], 0, self->running_generation,
+                 progress->fraction, &self->progress);
+}
+
+/* Main thread: only a report of the run in flight, while it is still the
+ * newest request, and never one going backwards. */
+static gboolean
+deliver_report (gpointer data)
+{
+  Report *report = data;
+  AttnRunner *self = report->runner;
+  if (self->running && report->generation == self->running_generation
+      && report->generation == self->generation
+      && report->progress.fraction >= self->progress.fraction)
+    emit_progress (self, &report->progress);
+  return G_SOURCE_REMOVE;
+}
+
+/* Worker thread (AttnGpt2ProgressFunc). */
+static void
+on_gpt2_progress (const AttnGpt2Progress *progress, gpointer data)
+{
+  Job *job = data;
+  job->last = *progress;
+  Report *report = g_new (Report, 1);
+  report->runner = g_object_ref (job->runner);
+  report->generation = job->generation;
+  report->progress = *progress;
+  /* An idle source, not g_main_context_invoke: that would call
+   * deliver_report right here in the worker whenever this thread can
+   * acquire the (global default) context, as it can between two main-loop
+   * iterations. */
+  GSource *source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, deliver_report, report, report_free);
+  g_source_attach (source, job->context);
+  g_source_unref (source);
 }
 
 static void
@@ -153,13 +229,22 @@ run_in_thread (GTask *task, gpointer source, gpointer task_data,
       if (gpt2->bpe != NULL
           && gpt2_fit (gpt2->bpe, result->text, job->max_chars))
         result->truncated = TRUE;
-      /* The prompt alone: its attention, and at each position what the
-       * model predicts next. */
+      /* The prompt: its attention, at each position what the model
+       * predicts next, then the tokens it generates, greedily (the same
+       * text gives the same continuation). */
       AttnGpt2RunOptions options = ATTN_GPT2_RUN_OPTIONS_INIT;
+      options.n_generate = job->n_generate;
       options.cancellable = job->cancellable;
       options.max_trace_bytes = ATTN_RUNNER_MAX_TRACE_BYTES;
+      options.progress = on_gpt2_progress;
+      options.progress_data = job;
+      result->n_generate = job->n_generate;
       result->trace
           = attn_gpt2_run (gpt2, result->text, &options, &result->error);
+      /* Reports come after each generated token only: none when the
+       * prompt's last position already chose <|endoftext|>. */
+      if (result->trace != NULL)
+        result->generated = job->last.generated;
     }
   else
     {
@@ -178,15 +263,32 @@ on_run_done (GObject *source, GAsyncResult *res, gpointer data)
 {
   AttnRunner *self = ATTN_RUNNER (source);
   AttnRunResult *result = g_task_propagate_pointer (G_TASK (res), NULL);
+  /* Reports still on their way are dropped from here on. */
   self->running = FALSE;
   g_clear_object (&self->running_cancellable);
   if (result != NULL && result->generation == self->generation)
     {
       g_debug ("model run on %ld characters: %.1f ms",
                g_utf8_strlen (result->text, -1), result->run_ms);
-      g_signal_emit (self, signals[FINISHED], 0, result);
+      if (result->trace != NULL && result->limit_in_tokens
+          && self->progress.fraction < 1.0)
+        {
+          AttnGpt2Progress done = self->progress;
+          done.layers_done = done.n_layers;
+          done.generated = result->generated;
+          done.fraction = 1.0;
+          emit_progress (self, &done);
+        }
+      if (result->generation == self->generation)
+        g_signal_emit (self, signals[FINISHED], 0, result);
     }
   g_clear_pointer (&result, run_result_free);
+  if (self->stop_pending)
+    {
+      self->stop_pending = FALSE;
+      if (self->generation == self->stop_generation)
+        g_signal_emit (self, signals[STOPPED], 0, self->stopped_generation);
+    }
   if (self->debounce_id == 0)
     start_next (self);
 }
@@ -203,6 +305,14 @@ start_next (AttnRunner *self)
   job->generation = self->pending_generation;
   job->max_chars = max_chars_of (self->box);
   job->cancellable = g_cancellable_new ();
+  job->runner = self;
+  job->context = g_main_context_ref (self->context);
+  if (self->box->gpt2 != NULL)
+    {
+      /* The context holds the text and what is generated after it. */
+      job->n_generate = MIN (self->n_generate, job->max_chars - 1);
+      job->max_chars -= job->n_generate;
+    }
   const char *text = self->pending_text;
   /* A GPT-2 text is cut to its tokens in the worker (encoding takes
    * time); here only what could never fit. */
@@ -220,11 +330,21 @@ start_next (AttnRunner *self)
   g_clear_pointer (&self->pending_text, g_free);
 
   self->running = TRUE;
+  self->running_generation = job->generation;
   g_set_object (&self->running_cancellable, job->cancellable);
+  AttnGpt2Progress start = { 0 };
+  if (self->box->gpt2 != NULL)
+    {
+      start.n_layers = self->box->gpt2->config.L;
+      start.n_generate = job->n_generate;
+    }
+  self->progress = start;
   g_autoptr (GTask) task = g_task_new (self, NULL, on_run_done, NULL);
   g_task_set_source_tag (task, start_next);
   g_task_set_task_data (task, job, (GDestroyNotify)job_free);
   g_task_run_in_thread (task, run_in_thread);
+  if (self->box->gpt2 != NULL)
+    emit_progress (self, &start);
 }
 
 static gboolean
@@ -284,6 +404,25 @@ attn_runner_cancel (AttnRunner *self)
   self->generation++;
   g_clear_pointer (&self->pending_text, g_free);
   g_clear_handle_id (&self->debounce_id, g_source_remove);
+}
+
+gboolean
+attn_runner_stop (AttnRunner *self)
+{
+  g_return_val_if_fail (ATTN_IS_RUNNER (self), FALSE);
+  if (!attn_runner_is_busy (self))
+    return FALSE;
+  guint64 stopped = self->generation;
+  attn_runner_cancel (self);
+  if (self->running)
+    {
+      self->stop_pending = TRUE;
+      self->stopped_generation = stopped;
+      self->stop_generation = self->generation;
+    }
+  else
+    g_signal_emit (self, signals[STOPPED], 0, stopped);
+  return TRUE;
 }
 
 guint64
@@ -360,6 +499,27 @@ attn_runner_set_debounce (AttnRunner *self, guint ms)
   self->debounce_ms = ms;
 }
 
+void
+attn_runner_set_generate (AttnRunner *self, int n_tokens)
+{
+  g_return_if_fail (ATTN_IS_RUNNER (self));
+  self->n_generate = CLAMP (n_tokens, 0, ATTN_RUNNER_MAX_GENERATE);
+}
+
+int
+attn_runner_get_generate (AttnRunner *self)
+{
+  g_return_val_if_fail (ATTN_IS_RUNNER (self), 0);
+  return self->n_generate;
+}
+
+gboolean
+attn_runner_is_gpt2 (AttnRunner *self)
+{
+  g_return_val_if_fail (ATTN_IS_RUNNER (self), FALSE);
+  return self->box != NULL && self->box->gpt2 != NULL;
+}
+
 AttnRunner *
 attn_runner_new (void)
 {
@@ -381,6 +541,7 @@ attn_runner_finalize (GObject *object)
   AttnRunner *self = ATTN_RUNNER (object);
   g_clear_pointer (&self->box, model_box_unref);
   g_free (self->pending_text);
+  g_main_context_unref (self->context);
   G_OBJECT_CLASS (attn_runner_parent_class)->finalize (object);
 }
 
@@ -395,10 +556,19 @@ attn_runner_class_init (AttnRunnerClass *klass)
   signals[FINISHED]
       = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                       0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* (guint64 generation, double fraction, const AttnGpt2Progress *) */
+  signals[PROGRESS] = g_signal_new (
+      "progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_DOUBLE, G_TYPE_POINTER);
+  /* (guint64 generation) */
+  signals[STOPPED]
+      = g_signal_new ("stopped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
 attn_runner_init (AttnRunner *self)
 {
   self->debounce_ms = ATTN_RUNNER_DEBOUNCE_MS;
+  self->context = g_main_context_ref_thread_default ();
 }

@@ -7,7 +7,11 @@
  * during a run waits and runs next, and only the newest text does. Every
  * request takes a new generation number; a result whose generation is no
  * longer the newest (the text or the model changed meanwhile) is dropped,
- * never shown. */
+ * never shown.
+ *
+ * A GPT-2 run also reports its progress ("progress", on the main thread,
+ * after each prompt layer and each generated token) and can be stopped
+ * (attn_runner_stop: "stopped" instead of "finished"). */
 #pragma once
 
 #include <gio/gio.h>
@@ -33,10 +37,29 @@ typedef struct
   AttnTrace *trace;   /* NULL on error */
   GPtrArray *unknown; /* of char *: characters outside the vocabulary */
   GError *error;
+  int n_generate;     /* GPT-2: tokens asked to generate after the text */
+  int generated;      /* GPT-2: tokens generated, trace tokens from
+                       * n_tokens - generated on; fewer than n_generate
+                       * only when the model chose <|endoftext|> */
   double run_ms;     /* time in the model's run, in the worker */
   gint64 started_us; /* g_get_monotonic_time () when the run was handed to
                       * the worker (the debounce delay over) */
 } AttnRunResult;
+
+/* The signals, all on the main thread and for the newest request only:
+ * "finished" (AttnRunResult *result): its run ended, with a trace or an
+ *   error;
+ * "progress" (guint64 generation, double fraction,
+ *   const AttnGpt2Progress *progress): a GPT-2 run's progress: fraction 0
+ *   when the run is handed to the worker, then after each prompt layer and
+ *   each generated token, never decreasing, and 1 just before "finished"
+ *   (also when generation ended early at <|endoftext|>); reports of a run
+ *   made stale or stopped meanwhile are dropped;
+ * "stopped" (guint64 generation): the request attn_runner_stop stopped;
+ *   no "finished" comes for it. */
+
+/* GPT-2 generates at most this many tokens after the text. */
+#define ATTN_RUNNER_MAX_GENERATE 256
 
 /* Default delay between the last keystroke and the run. */
 #define ATTN_RUNNER_DEBOUNCE_MS 150
@@ -58,11 +81,21 @@ gboolean attn_runner_has_model (AttnRunner *self);
 const char *attn_runner_get_model_name (AttnRunner *self);
 const char *attn_runner_get_model_card (AttnRunner *self);
 /* Longest text the model takes: characters for a built-in model (its
- * max_len less the </s> it appends), tokens for GPT-2 (n_positions);
- * longer text is cut to this. 0 without a model. */
+ * max_len less the </s> it appends), tokens for GPT-2 (n_positions, of
+ * which the tokens to generate are kept free); longer text is cut to
+ * this. 0 without a model. */
 int attn_runner_get_max_chars (AttnRunner *self);
 
 void attn_runner_set_debounce (AttnRunner *self, guint ms);
+
+/* Tokens a GPT-2 model generates after the text, greedily (0 ..
+ * ATTN_RUNNER_MAX_GENERATE, and at most n_positions - 1); runs handed to
+ * the worker from now on use it, the one in flight does not. Built-in
+ * models ignore it. */
+void attn_runner_set_generate (AttnRunner *self, int n_tokens);
+int attn_runner_get_generate (AttnRunner *self);
+/* TRUE when the loaded model is a GPT-2 one. */
+gboolean attn_runner_is_gpt2 (AttnRunner *self);
 
 /* Runs text after the debounce delay. Returns the request's generation. */
 guint64 attn_runner_request (AttnRunner *self, const char *text);
@@ -70,6 +103,11 @@ guint64 attn_runner_request (AttnRunner *self, const char *text);
 guint64 attn_runner_run_now (AttnRunner *self, const char *text);
 /* Forgets pending work: results of earlier requests are dropped. */
 void attn_runner_cancel (AttnRunner *self);
+/* The user's Stop: as attn_runner_cancel, and "stopped" follows on the
+ * main thread once the run in flight has let go of the model (at once
+ * when none was in flight), unless a newer request came first. FALSE,
+ * and no signal, when nothing waited or ran. */
+gboolean attn_runner_stop (AttnRunner *self);
 
 guint64 attn_runner_get_generation (AttnRunner *self);
 /* TRUE while a request waits or runs. */
