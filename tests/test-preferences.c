@@ -28,6 +28,7 @@ assert_defaults (const AttnPreferences *p)
   g_assert_cmpint (p->height, ==, 0);
   g_assert_false (p->maximized);
   g_assert_cmpuint (g_strv_length (p->recent_models), ==, 0);
+  g_assert_cmpint (p->gpt2_generate, ==, 0);
 }
 
 static void
@@ -55,6 +56,7 @@ test_round_trip (void)
   p->width = 900;
   p->height = 650;
   p->maximized = TRUE;
+  p->gpt2_generate = 48;
   attn_preferences_add_recent (p, "/models/a.safetensors");
   attn_preferences_add_recent (p, "/models/b.safetensors");
   g_autoptr (GError) error = NULL;
@@ -76,6 +78,7 @@ test_round_trip (void)
   g_assert_cmpint (q->width, ==, 900);
   g_assert_cmpint (q->height, ==, 650);
   g_assert_true (q->maximized);
+  g_assert_cmpint (q->gpt2_generate, ==, 48);
   g_assert_cmpuint (g_strv_length (q->recent_models), ==, 2);
   g_assert_cmpstr (q->recent_models[0], ==, "/models/b.safetensors");
   g_assert_cmpstr (q->recent_models[1], ==, "/models/a.safetensors");
@@ -107,6 +110,10 @@ static const BadCase bad_cases[] = {
   { "threshold-nan", "[view]\nthreshold=nan\nview=step\n" },
   { "view", "[view]\nview=bogus\n[appearance]\ncolor-scheme=light\n" },
   { "width", "[window]\nwidth=-5\nheight=99999999\n[view]\nview=step\n" },
+  { "gpt2-generate-range", "[models]\ngpt2-generate=257\n[view]\nview=step\n" },
+  { "gpt2-generate-negative",
+    "[models]\ngpt2-generate=-1\n[view]\nview=step\n" },
+  { "gpt2-generate-text", "[models]\ngpt2-generate=many\n[view]\nview=step\n" },
 };
 
 static void

@@ -1028,6 +1028,150 @@ test_gpt2_folder (void)
   destroy_window (window);
 }
 
+/* ---- GPT-2: Generate, progress and Stop ---------------------------------- */
+
+#define GPT2_EXAMPLE_TEXT "The cat sat on the mat because it was tired"
+
+static void
+remove_dir (char *dir)
+{
+  attn_test_tmp_dir_remove (dir);
+  g_free (dir);
+}
+
+/* The Generate spin shows for GPT-2 models only, keeps its value across
+ * models, and a count re-runs the text: the trace holds the continuation
+ * (scratch folders whose every position chooses one token), the output
+ * shows it, the Steps view has a step per token; a model that ends the
+ * text at once says so in the notice. */
+static void
+test_gpt2_generate (void)
+{
+  char *dir = attn_test_tmp_dir_new ("attn-window-gpt2-XXXXXX");
+  attn_ui_test_write_gpt2 (dir, 2, 2, 16, 64, 'x', 5);
+  AttnWindow *window = new_window ();
+  attn_window_open_model (window, dir);
+  TraceWait wait = { window, GPT2_EXAMPLE_TEXT };
+  attn_ui_test_wait (trace_has_target, &wait, 30000);
+  g_assert_true (gtk_widget_get_visible (window->generate_box));
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (window->generate_spin),
+                   ==, 0);
+  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==, "next: x");
+
+  gtk_spin_button_set_value (window->generate_spin, 6);
+  wait.source_text = GPT2_EXAMPLE_TEXT "xxxxxx";
+  attn_ui_test_wait (trace_has_target, &wait, 30000);
+  const AttnTrace *trace = attn_window_get_trace (window);
+  g_assert_cmpuint (attn_trace_n_tokens (trace, ATTN_SIDE_TARGET), ==,
+                    strlen (GPT2_EXAMPLE_TEXT) + 6);
+  g_assert_cmpuint (trace->steps->len, ==, strlen (GPT2_EXAMPLE_TEXT) + 6);
+  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==, "…xxxxxx");
+  g_assert_cmpstr (
+      gtk_widget_get_tooltip_text (GTK_WIDGET (window->output_label)), ==,
+      "xxxxxx");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window->notice_label)));
+  g_assert_false (gtk_revealer_get_reveal_child (window->progress_revealer));
+  assert_draws_like_renderer (shown_view (window, ATTN_VIEW_STEP));
+
+  /* A built-in model: no Generate. */
+  g_autoptr (AttnModel) model
+      = attn_ui_test_new_model ("not-gpt2", 20, "1 Jan 2000");
+  g_autofree char *path
+      = attn_ui_test_save_model (model, attn_ui_test_model_dir ());
+  attn_window_open_model (window, path);
+  TraceWait builtin = { window, "1 Jan 2000" };
+  attn_ui_test_wait (trace_has_source, &builtin, 20000);
+  g_assert_false (gtk_widget_get_visible (window->generate_box));
+
+  /* Back to GPT-2, the count kept: a model choosing <|endoftext|> at once
+   * generates nothing, and the notice says so. */
+  char *eot_dir = attn_test_tmp_dir_new ("attn-window-gpt2-XXXXXX");
+  attn_ui_test_write_gpt2 (eot_dir, 2, 2, 16, 64, ATTN_UI_TEST_GPT2_EOT, 5);
+  attn_window_open_model (window, eot_dir);
+  wait.source_text = GPT2_EXAMPLE_TEXT;
+  attn_ui_test_wait (trace_has_target, &wait, 30000);
+  g_assert_true (gtk_widget_get_visible (window->generate_box));
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (window->generate_spin),
+                   ==, 6);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window->notice_label)));
+  g_assert_cmpstr (gtk_label_get_text (window->notice_label), ==,
+                   "GPT-2 ended the text (<|endoftext|>) after 0 of the 6 "
+                   "tokens asked.");
+  g_assert_true (
+      g_str_has_prefix (gtk_label_get_text (window->output_label), "next: "));
+
+  destroy_window (window);
+  g_unlink (path);
+  remove_dir (dir);
+  remove_dir (eot_dir);
+}
+
+static gboolean
+progress_shown (gpointer data)
+{
+  AttnWindow *window = data;
+  return gtk_revealer_get_reveal_child (window->progress_revealer)
+         && attn_runner_is_busy (window->runner);
+}
+
+static gboolean
+stopped_shown (gpointer data)
+{
+  AttnWindow *window = data;
+  return g_strcmp0 (gtk_stack_get_visible_child_name (window->views_stack),
+                    "message")
+             == 0
+         && gtk_widget_get_visible (GTK_WIDGET (window->run_button));
+}
+
+/* A long run (a scratch GPT-2 of 8 layers, n_embd 512, on 984 tokens, 8
+ * generated: seconds with one BLAS thread) shows the progress bar and
+ * Stop; Stop leads to the stopped state with the text kept, and Enter
+ * runs it again to the end, the bar hidden once it is done. */
+static void
+test_gpt2_stop (void)
+{
+  char *dir = attn_test_tmp_dir_new ("attn-window-gpt2-long-XXXXXX");
+  attn_ui_test_write_gpt2 (dir, 8, 2, 512, 1024, 'x', 9);
+  g_autoptr (GString) text = g_string_new (NULL);
+  for (int i = 0; i < 41; i++)
+    g_string_append (text, "the cat sat on the mat. ");
+  AttnWindow *window = new_window ();
+  gtk_spin_button_set_value (window->generate_spin, 8);
+  attn_window_set_initial_text (window, text->str);
+  attn_window_open_model (window, dir);
+  attn_ui_test_wait (progress_shown, window, 60000);
+  const char *bar = gtk_progress_bar_get_text (window->progress_bar);
+  g_assert_true (g_str_has_prefix (bar, "Layer ")
+                 || g_str_has_prefix (bar, "Generating token "));
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (window->progress_bar), <,
+                     1.0);
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (window->stop_button)));
+
+  g_signal_emit_by_name (window->stop_button, "clicked");
+  attn_ui_test_wait (stopped_shown, window, 60000);
+  g_assert_cmpstr (adw_status_page_get_title (window->message_page), ==,
+                   "Run Stopped");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (window->text_entry)),
+                   ==, text->str);
+  g_assert_null (attn_window_get_trace (window));
+  g_assert_false (gtk_revealer_get_reveal_child (window->progress_revealer));
+  g_assert_false (attn_runner_is_busy (window->runner));
+  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==, "");
+
+  g_signal_emit_by_name (window->text_entry, "activate");
+  g_autofree char *whole = g_strconcat (text->str, "xxxxxxxx", NULL);
+  TraceWait wait = { window, whole };
+  attn_ui_test_wait (trace_has_target, &wait, 120000);
+  g_assert_false (gtk_revealer_get_reveal_child (window->progress_revealer));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (window->views_stack), ==,
+                   "views");
+  g_assert_cmpstr (gtk_label_get_text (window->output_label), ==,
+                   "…xxxxxxxx");
+  destroy_window (window);
+  remove_dir (dir);
+}
+
 /* Any other folder is refused by name. */
 static void
 test_folder_not_a_model (void)
@@ -1226,6 +1370,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attn/window/initial-text", test_initial_text);
   g_test_add_func ("/attn/window/drop-files", test_drop_files);
   g_test_add_func ("/attn/window/gpt2-folder", test_gpt2_folder);
+  g_test_add_func ("/attn/window/gpt2-generate", test_gpt2_generate);
+  g_test_add_func ("/attn/window/gpt2-stop", test_gpt2_stop);
   g_test_add_func ("/attn/window/folder-not-a-model", test_folder_not_a_model);
   g_test_add_func ("/attn/window/bad-model-keeps-previous",
                    test_bad_model_keeps_previous);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/attn-error.h"
+#include "ui/attn-runner.h"
 
 #define GROUP_APPEARANCE "appearance"
 #define GROUP_VIEW "view"
@@ -128,6 +129,9 @@ attn_preferences_load (const char *path, GError **error)
   for (gsize i = n; recent != NULL && i > 0; i--)
     if (recent[i - 1][0] != '\0')
       attn_preferences_add_recent (prefs, recent[i - 1]);
+  prefs->gpt2_generate
+      = read_int (kf, GROUP_MODELS, "gpt2-generate", 0,
+                  ATTN_RUNNER_MAX_GENERATE, 0);
   return prefs;
 }
 
@@ -156,6 +160,9 @@ attn_preferences_save (const AttnPreferences *prefs, const char *path,
   g_key_file_set_string_list (kf, GROUP_MODELS, "recent",
                               (const char *const *)prefs->recent_models,
                               g_strv_length (prefs->recent_models));
+  g_key_file_set_integer (kf, GROUP_MODELS, "gpt2-generate",
+                          CLAMP (prefs->gpt2_generate, 0,
+                                 ATTN_RUNNER_MAX_GENERATE));
 
   g_autofree char *dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0700) != 0)

@@ -32,10 +32,12 @@ typedef struct
   int width, height;            /* [window] width, height: 0 = default */
   gboolean maximized;           /* [window] maximized */
   char **recent_models;         /* [models] recent: paths, NULL-terminated */
+  int gpt2_generate;            /* [models] gpt2-generate: tokens a GPT-2
+                                 * model writes after the text, 0 .. 256 */
 } AttnPreferences;
 
 /* The defaults: follow the desktop, viridis, threshold 0.01, heatmap, the
- * window's own size, no recent models. */
+ * window's own size, no recent models, no GPT-2 generation. */
 AttnPreferences *attn_preferences_new (void);
 void attn_preferences_free (AttnPreferences *prefs);
 

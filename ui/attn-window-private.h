@@ -8,6 +8,10 @@
 
 G_BEGIN_DECLS
 
+/* A run shows its progress bar and Stop button once it has gone this
+ * long: the runs of most keystrokes end sooner and never flash it. */
+#define ATTN_WINDOW_PROGRESS_DELAY_MS 300
+
 struct _AttnWindow
 {
   AdwApplicationWindow parent_instance;
@@ -21,8 +25,13 @@ struct _AttnWindow
   GtkStack *main_stack; /* "empty" | "content" */
   AdwStatusPage *empty_page;
   GtkEntry *text_entry;
+  GtkWidget *generate_box; /* GPT-2 models only */
+  GtkSpinButton *generate_spin;
   GtkLabel *output_label;
   GtkSpinner *spinner;
+  GtkRevealer *progress_revealer; /* a run going for PROGRESS_DELAY_MS */
+  GtkProgressBar *progress_bar;
+  GtkButton *stop_button;
   GtkLabel *notice_label;
   GtkWidget *controls_box;
   GtkDropDown *block_dropdown;
@@ -37,6 +46,7 @@ struct _AttnWindow
   GtkSpinButton *threshold_spin;
   GtkStack *views_stack; /* "views" | "message" */
   AdwStatusPage *message_page;
+  GtkButton *run_button; /* on the message page when a run was stopped */
   AdwViewStack *view_stack;
   AttnAttentionView *views[ATTN_N_VIEWS]; /* by AttnViewKind */
   GtkLabel *hover_label;
@@ -65,6 +75,9 @@ struct _AttnWindow
   gboolean first_paint_logged;
   GdkFrameClock *paint_clock;
   gulong after_paint_id;
+  guint progress_delay_id; /* reveals the progress bar of a long run */
+  int gpt2_generate;       /* the Generate spin's value, kept across
+                            * models and saved with the window state */
 };
 
 /* What an arrow key does in presentation mode (the window's key handler

@@ -126,6 +126,7 @@ apply_window_state (AttnWindow *self, AttnPreferences *prefs)
   prefs->threshold = self->options.threshold;
   prefs->view = attn_window_get_view (self);
   prefs->maximized = gtk_window_is_maximized (GTK_WINDOW (self));
+  prefs->gpt2_generate = self->gpt2_generate;
   /* The size to come back to: the unmaximized, unfullscreened one, which
    * GTK keeps as the default size. */
   gtk_window_get_default_size (GTK_WINDOW (self), &prefs->width,
@@ -642,6 +643,7 @@ show_message (AttnWindow *self, const char *icon, const char *title,
   adw_status_page_set_icon_name (self->message_page, icon);
   adw_status_page_set_title (self->message_page, title);
   adw_status_page_set_description (self->message_page, description);
+  gtk_widget_set_visible (GTK_WIDGET (self->run_button), FALSE);
   gtk_stack_set_visible_child_name (self->views_stack, "message");
   gtk_widget_set_sensitive (self->controls_box, FALSE);
   gtk_widget_set_sensitive (GTK_WIDGET (self->export_button), FALSE);
@@ -815,13 +817,112 @@ set_notice (AttnWindow *self, const char *text)
                           text != NULL && text[0] != '\0');
 }
 
+/* ---- long runs: progress and Stop ------------------------------------ */
+
+static void
+hide_progress (AttnWindow *self)
+{
+  g_clear_handle_id (&self->progress_delay_id, g_source_remove);
+  gtk_revealer_set_reveal_child (self->progress_revealer, FALSE);
+}
+
+static gboolean
+on_progress_delay (gpointer data)
+{
+  AttnWindow *self = data;
+  self->progress_delay_id = 0;
+  if (attn_runner_is_busy (self->runner))
+    gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* What the run is doing now: the layer being computed, or the token being
+ * generated. */
+static char *
+progress_text (const AttnGpt2Progress *p)
+{
+  if (p->n_generate > 0 && (p->generated > 0 || p->layers_done >= p->n_layers))
+    return g_strdup_printf (_ ("Generating token %d of %d"),
+                            MIN (p->generated + 1, p->n_generate),
+                            p->n_generate);
+  return g_strdup_printf (_ ("Layer %d of %d"),
+                          MIN (p->layers_done + 1, p->n_layers), p->n_layers);
+}
+
+static void
+on_run_progress (AttnRunner *runner, guint64 generation, double fraction,
+                 const AttnGpt2Progress *progress, AttnWindow *self)
+{
+  /* A run's first report comes as it starts. A run that replaces one
+   * still going (the text changed) keeps the bar, or the delay already
+   * counting: the user has been waiting since the first. */
+  if (progress->layers_done == 0 && progress->generated == 0)
+    {
+      gtk_widget_set_sensitive (GTK_WIDGET (self->stop_button), TRUE);
+      if (!gtk_revealer_get_reveal_child (self->progress_revealer)
+          && self->progress_delay_id == 0)
+        self->progress_delay_id = g_timeout_add (
+            ATTN_WINDOW_PROGRESS_DELAY_MS, on_progress_delay, self);
+    }
+  gtk_progress_bar_set_fraction (self->progress_bar, fraction);
+  g_autofree char *text = progress_text (progress);
+  gtk_progress_bar_set_text (self->progress_bar, text);
+}
+
+/* The run stops between two layers; "stopped" says when. */
+static void
+on_stop_clicked (GtkButton *button, AttnWindow *self)
+{
+  gtk_progress_bar_set_text (self->progress_bar, _ ("Stopping…"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->stop_button), FALSE);
+  if (!attn_runner_stop (self->runner))
+    hide_progress (self);
+}
+
+static void
+on_run_stopped (AttnRunner *runner, guint64 generation, AttnWindow *self)
+{
+  hide_progress (self);
+  gtk_spinner_stop (self->spinner);
+  clear_trace (self);
+  gtk_label_set_text (self->output_label, "");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->output_label), NULL);
+  set_notice (self, NULL);
+  show_message (self, "media-playback-stop-symbolic", _ ("Run Stopped"),
+                _ ("The text is kept. Press Enter in the text box, or Run "
+                   "Again, to run it."));
+  gtk_widget_set_visible (GTK_WIDGET (self->run_button), TRUE);
+}
+
+/* What GPT-2 wrote after the text: the trace's stream past the prompt
+ * (the decoded stream begins with the prompt's text itself). */
+static char *
+continuation_text (const AttnTrace *trace, const char *prompt, int generated)
+{
+  if (g_str_has_prefix (trace->target_text, prompt))
+    return g_strdup (trace->target_text + strlen (prompt));
+  int first = attn_trace_n_tokens (trace, ATTN_SIDE_TARGET) - generated;
+  const AttnToken *token
+      = attn_trace_get_token (trace, ATTN_SIDE_TARGET, first);
+  return g_strdup (token != NULL && token->start >= 0
+                       ? trace->target_text + token->start
+                       : "");
+}
+
 static void
 on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
 {
   gtk_spinner_stop (self->spinner);
+  hide_progress (self);
 
   g_autoptr (GString) notice = g_string_new (NULL);
-  if (result->truncated)
+  if (result->truncated && result->limit_in_tokens && result->n_generate > 0)
+    g_string_append_printf (notice,
+                            _ ("The text was cut to %d tokens, so that it and "
+                               "the %d to generate fit in the model’s "
+                               "context. "),
+                            result->max_chars, result->n_generate);
+  else if (result->truncated)
     g_string_append_printf (notice,
                             result->limit_in_tokens
                                 ? _ ("The text was cut to the model’s limit "
@@ -839,6 +940,16 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
             (const char *)g_ptr_array_index (result->unknown, i));
       g_string_append_c (notice, '.');
     }
+  if (result->trace != NULL && result->generated < result->n_generate)
+    g_string_append_printf (
+        notice,
+        g_dngettext (GETTEXT_PACKAGE,
+                     "GPT-2 ended the text (<|endoftext|>) after %d of the "
+                     "%d token asked.",
+                     "GPT-2 ended the text (<|endoftext|>) after %d of the "
+                     "%d tokens asked.",
+                     result->n_generate),
+        result->generated, result->n_generate);
   set_notice (self, notice->str);
   mark_unknown (self, result->unknown, strlen (result->text));
 
@@ -853,6 +964,18 @@ on_run_finished (AttnRunner *runner, AttnRunResult *result, AttnWindow *self)
     }
   self->run_started_us = result->started_us;
   attn_window_set_trace (self, g_steal_pointer (&result->trace), NULL);
+  /* What GPT-2 generated, rather than its next prediction; whole in the
+   * tooltip when the label cuts it. */
+  g_autofree char *continuation
+      = result->generated > 0 ? continuation_text (self->trace, result->text,
+                                                   result->generated)
+                              : NULL;
+  if (continuation != NULL)
+    {
+      g_autofree char *shown = g_strdup_printf ("…%s", continuation);
+      gtk_label_set_text (self->output_label, shown);
+    }
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->output_label), continuation);
 }
 
 static gboolean
@@ -874,6 +997,7 @@ on_text_changed (GtkEditable *editable, AttnWindow *self)
     {
       attn_runner_cancel (self->runner);
       gtk_spinner_stop (self->spinner);
+      hide_progress (self);
       clear_trace (self);
       gtk_label_set_text (self->output_label, "");
       set_notice (self, NULL);
@@ -883,6 +1007,43 @@ on_text_changed (GtkEditable *editable, AttnWindow *self)
                        "here as you type."));
       return;
     }
+  gtk_spinner_start (self->spinner);
+  attn_runner_request (self->runner, text);
+}
+
+/* Enter in the entry, or Run Again: the text now, without the delay (after
+ * a Stop, or to see a run again). */
+static void
+run_text_now (AttnWindow *self)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->text_entry));
+  if (!attn_runner_has_model (self->runner) || is_blank (text))
+    return;
+  gtk_spinner_start (self->spinner);
+  attn_runner_run_now (self->runner, text);
+}
+
+static void
+on_entry_activate (GtkEntry *entry, AttnWindow *self)
+{
+  run_text_now (self);
+}
+
+static void
+on_run_clicked (GtkButton *button, AttnWindow *self)
+{
+  run_text_now (self);
+}
+
+/* The tokens GPT-2 generates: the text runs again with the new count. */
+static void
+on_generate_changed (GtkSpinButton *spin, AttnWindow *self)
+{
+  self->gpt2_generate = gtk_spin_button_get_value_as_int (spin);
+  attn_runner_set_generate (self->runner, self->gpt2_generate);
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (self->text_entry));
+  if (!attn_runner_is_gpt2 (self->runner) || is_blank (text))
+    return;
   gtk_spinner_start (self->spinner);
   attn_runner_request (self->runner, text);
 }
@@ -1001,6 +1162,7 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
       self->example_text = g_strdup (GPT2_EXAMPLE);
       name = g_strdup (loaded->gpt2->name);
       attn_runner_set_gpt2 (self->runner, g_steal_pointer (&loaded->gpt2));
+      attn_runner_set_generate (self->runner, self->gpt2_generate);
     }
   else
     {
@@ -1008,6 +1170,10 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer data)
       name = g_strdup (loaded->model->name);
       attn_runner_set_model (self->runner, g_steal_pointer (&loaded->model));
     }
+  /* The model's run in flight, if any, was dropped. */
+  hide_progress (self);
+  gtk_widget_set_visible (self->generate_box,
+                          attn_runner_is_gpt2 (self->runner));
 
   gtk_menu_button_set_label (self->model_button, name);
   update_title (self, name);
@@ -1060,6 +1226,9 @@ attn_window_open_trace (AttnWindow *self, const char *path, GError **error)
     g_cancellable_cancel (self->load_cancellable);
   attn_runner_set_model (self->runner, NULL);
   gtk_spinner_stop (self->spinner);
+  hide_progress (self);
+  gtk_widget_set_visible (self->generate_box, FALSE);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->output_label), NULL);
   g_free (self->trace_path);
   self->trace_path = g_strdup (path);
   g_signal_handlers_block_by_func (self->text_entry, on_text_changed, self);
@@ -1543,6 +1712,7 @@ attn_window_dispose (GObject *object)
     g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   g_clear_handle_id (&self->play_id, g_source_remove);
+  g_clear_handle_id (&self->progress_delay_id, g_source_remove);
   if (self->runner != NULL)
     {
       /* A run still in flight finishes in its thread; its result must not
@@ -1631,8 +1801,13 @@ attn_window_class_init (AttnWindowClass *klass)
   BIND (main_stack);
   BIND (empty_page);
   BIND (text_entry);
+  BIND (generate_box);
+  BIND (generate_spin);
   BIND (output_label);
   BIND (spinner);
+  BIND (progress_revealer);
+  BIND (progress_bar);
+  BIND (stop_button);
   BIND (notice_label);
   BIND (controls_box);
   BIND (block_dropdown);
@@ -1647,6 +1822,7 @@ attn_window_class_init (AttnWindowClass *klass)
   BIND (threshold_spin);
   BIND (views_stack);
   BIND (message_page);
+  BIND (run_button);
   BIND (view_stack);
   BIND (hover_label);
 #undef BIND
@@ -1695,6 +1871,10 @@ attn_window_init (AttnWindow *self)
   self->runner = attn_runner_new ();
   g_signal_connect (self->runner, "finished", G_CALLBACK (on_run_finished),
                     self);
+  g_signal_connect (self->runner, "progress", G_CALLBACK (on_run_progress),
+                    self);
+  g_signal_connect (self->runner, "stopped", G_CALLBACK (on_run_stopped),
+                    self);
 
   /* The user's last choices. */
   self->prefs_path = attn_preferences_path ();
@@ -1709,6 +1889,9 @@ attn_window_init (AttnWindow *self)
                                  prefs->height);
   if (prefs->maximized)
     gtk_window_maximize (GTK_WINDOW (self));
+  self->gpt2_generate = prefs->gpt2_generate;
+  gtk_spin_button_set_value (self->generate_spin, self->gpt2_generate);
+  attn_runner_set_generate (self->runner, self->gpt2_generate);
   g_signal_connect (self, "close-request", G_CALLBACK (on_close_request), self);
 
   self->model_menu = g_menu_new ();
@@ -1733,6 +1916,14 @@ attn_window_init (AttnWindow *self)
 
   g_signal_connect (self->text_entry, "changed", G_CALLBACK (on_text_changed),
                     self);
+  g_signal_connect (self->text_entry, "activate",
+                    G_CALLBACK (on_entry_activate), self);
+  g_signal_connect (self->run_button, "clicked", G_CALLBACK (on_run_clicked),
+                    self);
+  g_signal_connect (self->stop_button, "clicked", G_CALLBACK (on_stop_clicked),
+                    self);
+  g_signal_connect (self->generate_spin, "value-changed",
+                    G_CALLBACK (on_generate_changed), self);
   g_signal_connect (self->block_dropdown, "notify::selected",
                     G_CALLBACK (on_block_selected), self);
   g_signal_connect (self->layer_spin, "value-changed",
