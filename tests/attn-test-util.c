@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 
+#include "core/attn-safetensors.h"
 #include "core/attn-tensor.h"
 
 static GHashTable *fixture_parsers; /* name -> JsonParser */
@@ -296,4 +297,134 @@ attn_test_cli_run (const char *const *args, const char *dir,
   r->status = WEXITSTATUS (wait_status);
   g_test_message ("exit %d\nstdout: %s\nstderr: %s", r->status, r->out,
                   r->err);
+}
+
+/* ---- scratch GPT-2 folders ---- */
+
+/* GPT-2's byte-to-unicode alphabet: printable Latin-1 bytes stand for
+ * themselves, the others for U+0100 on, in byte order. */
+static gunichar
+byte_char (int b)
+{
+  if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174))
+    return b;
+  int n = 0;
+  for (int c = 0; c < b; c++)
+    if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174)))
+      n++;
+  return 256 + n;
+}
+
+static void
+write_file (const char *dir, const char *name, const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* Tensors to write, with their names and data. */
+typedef struct
+{
+  AttnSafetensorsWriteSpec *ws;
+  guint n;
+  GPtrArray *keep; /* the names and data */
+  guint32 seed;
+} TensorList;
+
+/* Adds a (d0, d1) tensor, or (d0) when d1 is 0, of random weights (taking
+ * name); returns its data for the caller to change. */
+static float *
+add_tensor (TensorList *list, char *name, gsize d0, gsize d1)
+{
+  AttnSafetensorsWriteSpec *w = &list->ws[list->n];
+  g_ptr_array_add (list->keep, name);
+  w->name = name;
+  w->ndim = d1 > 0 ? 2 : 1;
+  w->shape[0] = d0;
+  w->shape[1] = d1;
+  gsize numel = d0 * (d1 > 0 ? d1 : 1);
+  float *data = g_new (float, numel);
+  gboolean gain = strstr (name, "ln_") != NULL
+                  && g_str_has_suffix (name, ".weight");
+  /* Gains near 1, the rest small enough for a residual stream that stays
+   * finite through any number of layers. */
+  attn_test_fill_uniform (data, numel, gain ? 0.8f : -0.1f, gain ? 1.2f : 0.1f,
+                          list->seed + list->n);
+  g_ptr_array_add (list->keep, data);
+  w->data = data;
+  list->n++;
+  return data;
+}
+
+void
+attn_test_write_gpt2 (const char *dir, int L, int NH, int C,
+                         int n_positions, int favour, guint32 seed)
+{
+  const gsize V = ATTN_TEST_GPT2_EOT + 1, F = 4 * (gsize)C;
+  g_assert_true (favour < (int)V);
+
+  g_autoptr (GString) vocab = g_string_new ("{");
+  for (int b = 0; b < 256; b++)
+    {
+      char utf8[8] = { 0 };
+      g_unichar_to_utf8 (byte_char (b), utf8);
+      g_string_append_printf (vocab, "%s\"%s%s\": %d", b > 0 ? ", " : "",
+                              b == '"' || b == '\\' ? "\\" : "", utf8, b);
+    }
+  g_string_append_printf (vocab, ", \"<|endoftext|>\": %d}",
+                          ATTN_TEST_GPT2_EOT);
+  write_file (dir, "vocab.json", vocab->str);
+  write_file (dir, "merges.txt", "#version: 0.2\n");
+  g_autofree char *config = g_strdup_printf (
+      "{\"model_type\": \"gpt2\", \"activation_function\": \"gelu_new\", "
+      "\"n_layer\": %d, \"n_head\": %d, \"n_embd\": %d, "
+      "\"n_positions\": %d, \"vocab_size\": %" G_GSIZE_FORMAT ", "
+      "\"eos_token_id\": %d, \"layer_norm_epsilon\": 1e-05, "
+      "\"n_inner\": null}",
+      L, NH, C, n_positions, V, ATTN_TEST_GPT2_EOT);
+  write_file (dir, "config.json", config);
+
+  static const struct
+  {
+    const char *name;
+    int rows, cols; /* in units: 1 = C, 3 = 3 C, 4 = F; cols 0: (rows) */
+  } per_layer[] = {
+    { "ln_1.weight", 1, 0 },        { "ln_1.bias", 1, 0 },
+    { "attn.c_attn.weight", 1, 3 }, { "attn.c_attn.bias", 3, 0 },
+    { "attn.c_proj.weight", 1, 1 }, { "attn.c_proj.bias", 1, 0 },
+    { "ln_2.weight", 1, 0 },        { "ln_2.bias", 1, 0 },
+    { "mlp.c_fc.weight", 1, 4 },    { "mlp.c_fc.bias", 4, 0 },
+    { "mlp.c_proj.weight", 4, 1 },  { "mlp.c_proj.bias", 1, 0 },
+  };
+  const gsize units[5] = { 0, (gsize)C, 0, 3 * (gsize)C, F };
+  TensorList list = {
+    .ws = g_new0 (AttnSafetensorsWriteSpec, 4 + L * G_N_ELEMENTS (per_layer)),
+    .keep = g_ptr_array_new_with_free_func (g_free),
+    .seed = seed,
+  };
+  float *wte = add_tensor (&list, g_strdup ("wte.weight"), V, C); /* (V, C) */
+  add_tensor (&list, g_strdup ("wpe.weight"), n_positions, C);
+  for (int l = 0; l < L; l++)
+    for (guint k = 0; k < G_N_ELEMENTS (per_layer); k++)
+      add_tensor (&list, g_strdup_printf ("h.%d.%s", l, per_layer[k].name),
+                  units[per_layer[k].rows], units[per_layer[k].cols]);
+  float *ln_f_w = add_tensor (&list, g_strdup ("ln_f.weight"), C, 0); /* (C) */
+  float *ln_f_b = add_tensor (&list, g_strdup ("ln_f.bias"), C, 0);   /* (C) */
+  if (favour >= 0)
+    {
+      /* logits[v] = wte[v] . wte[favour]: a row's dot product with itself
+       * (C times the weights' mean square) is far above its dot product
+       * with any other random row. */
+      memset (ln_f_w, 0, (gsize)C * sizeof (float));
+      memcpy (ln_f_b, wte + (gsize)favour * C, (gsize)C * sizeof (float));
+    }
+  g_autofree char *path = g_build_filename (dir, "model.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (
+      attn_safetensors_write (path, list.ws, list.n, NULL, &error));
+  g_assert_no_error (error);
+  g_free (list.ws);
+  g_ptr_array_unref (list.keep);
 }

@@ -66,6 +66,18 @@ void attn_test_assert_traces_equal (const AttnTrace *a, const AttnTrace *b);
 void attn_test_assert_contains (const char *what, const char *haystack,
                                 const char *needle);
 
+/* A GPT-2 folder written into dir (which must exist): config.json,
+ * model.safetensors with random weights drawn from seed (L layers, NH
+ * heads, n_embd C, n_positions positions, F = 4 C) and a byte-level
+ * tokenizer, vocab.json + merges.txt without merges: token b is byte b
+ * (every byte of a text is one token) and <|endoftext|> is 256, the
+ * config's eos_token_id, so V = 257. When favour >= 0 the final layer
+ * norm's gain is 0 and its bias wte[favour]: every position's hidden state
+ * is that row, so greedy choice is token favour, always. */
+void attn_test_write_gpt2 (const char *dir, int L, int NH, int C,
+                              int n_positions, int favour, guint32 seed);
+#define ATTN_TEST_GPT2_EOT 256
+
 /* ---- attnscope-cli as a user runs it (the cli suite) ---- */
 
 /* What a run left: its exit code and all it wrote. */

@@ -5,6 +5,7 @@
 #include <gtk/gtk.h>
 
 #include "core/attn-model.h"
+#include "tests/attn-test-util.h"
 #include "ui/attn-attention-view.h"
 
 G_BEGIN_DECLS
@@ -24,17 +25,10 @@ AttnModel *attn_ui_test_new_model (const char *name, int max_len,
 /* Saves it as <dir>/<name>.safetensors; returns the path. */
 char *attn_ui_test_save_model (AttnModel *model, const char *dir);
 
-/* A GPT-2 folder written into dir (which must exist): config.json,
- * model.safetensors with random weights drawn from seed (L layers, NH
- * heads, n_embd C, n_positions positions, F = 4 C) and a byte-level
- * tokenizer, vocab.json + merges.txt without merges: token b is byte b
- * (every byte of a text is one token) and <|endoftext|> is 256, the
- * config's eos_token_id, so V = 257. When favour >= 0 the final layer
- * norm's gain is 0 and its bias wte[favour]: every position's hidden state
- * is that row, so greedy choice is token favour, always. */
-void attn_ui_test_write_gpt2 (const char *dir, int L, int NH, int C,
-                              int n_positions, int favour, guint32 seed);
-#define ATTN_UI_TEST_GPT2_EOT 256
+/* Scratch GPT-2 folders: attn_test_write_gpt2 (attn-test-util.h), which
+ * the cli tests share, under the name the ui tests know it by. */
+#define attn_ui_test_write_gpt2 attn_test_write_gpt2
+#define ATTN_UI_TEST_GPT2_EOT ATTN_TEST_GPT2_EOT
 
 /* Runs the main loop until cond (data) holds; fails the test after
  * timeout_ms (a guard against a hang, not a timing check). */
