@@ -1147,6 +1147,11 @@ test_gpt2_stop (void)
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (window->progress_bar), <,
                      1.0);
   g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (window->stop_button)));
+  /* The model's first run: no trace to keep in view meanwhile. */
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (window->views_stack), ==,
+                   "message");
+  g_assert_cmpstr (adw_status_page_get_title (window->message_page), ==,
+                   "Running the Model");
 
   g_signal_emit_by_name (window->stop_button, "clicked");
   attn_ui_test_wait (stopped_shown, window, 60000);

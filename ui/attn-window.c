@@ -831,8 +831,15 @@ on_progress_delay (gpointer data)
 {
   AttnWindow *self = data;
   self->progress_delay_id = 0;
-  if (attn_runner_is_busy (self->runner))
-    gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  if (!attn_runner_is_busy (self->runner))
+    return G_SOURCE_REMOVE;
+  gtk_revealer_set_reveal_child (self->progress_revealer, TRUE);
+  /* A model's first run has nothing to show meanwhile but what it is
+   * doing; an earlier trace stays in view until the new one is done. */
+  if (self->trace == NULL)
+    show_message (self, "content-loading-symbolic", _ ("Running the Model"),
+                  _ ("A long text on a large model takes a while: the bar "
+                     "above shows how far the run is."));
   return G_SOURCE_REMOVE;
 }
 
