@@ -669,15 +669,17 @@ export_trace (const AttnTrace *trace, const AttnCliOptions *o, FILE *out,
   return TRUE;
 }
 
-/* The trace of --model run on the text (run, export --model). */
+/* The trace of --model run on the text (run, export --model); for a
+ * GPT-2 model *n_prompt (may be NULL) receives the text's token count. */
 static AttnTrace *
-run_model (const AttnCliOptions *o, GError **error)
+run_model (const AttnCliOptions *o, int *n_prompt, GError **error)
 {
   if (attn_cli_is_gpt2 (o->model))
     {
       g_autoptr (AttnGpt2) gpt2 = attn_cli_open_gpt2 (o->model, NULL, NULL,
                                                       error);
-      return gpt2 != NULL ? attn_cli_run_gpt2 (gpt2, o, error) : NULL;
+      return gpt2 != NULL ? attn_cli_run_gpt2 (gpt2, o, n_prompt, error)
+                          : NULL;
     }
   g_autoptr (AttnModel) model = attn_cli_open_model (o->model, NULL, NULL,
                                                      error);
@@ -690,7 +692,7 @@ gboolean
 attn_cli_export (const AttnCliOptions *o, FILE *out, GError **error)
 {
   g_autoptr (AttnTrace) trace = o->model != NULL
-                                  ? run_model (o, error)
+                                  ? run_model (o, NULL, error)
                                   : attn_trace_load_json (o->trace, error);
   if (trace == NULL)
     return FALSE;
@@ -700,7 +702,8 @@ attn_cli_export (const AttnCliOptions *o, FILE *out, GError **error)
 gboolean
 attn_cli_run (const AttnCliOptions *o, FILE *out, GError **error)
 {
-  g_autoptr (AttnTrace) trace = run_model (o, error);
+  int n_prompt = 0;
+  g_autoptr (AttnTrace) trace = run_model (o, &n_prompt, error);
   if (trace == NULL)
     return FALSE;
   if (o->json)
@@ -708,7 +711,7 @@ attn_cli_run (const AttnCliOptions *o, FILE *out, GError **error)
   if (o->output != NULL || o->atlas != NULL)
     return export_trace (trace, o, out, error);
   if (attn_trace_n_tokens (trace, ATTN_SIDE_SOURCE) == 0)
-    attn_cli_print_gpt2_summary (out, trace, o->generate);
+    attn_cli_print_gpt2_summary (out, trace, n_prompt, o->generate);
   else
     attn_cli_print_run_summary (out, trace);
   return TRUE;

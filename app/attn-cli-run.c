@@ -1,9 +1,14 @@
 /* attn-cli-run.c: opening, running and describing models for the CLI. */
 #include "app/attn-cli-run.h"
 
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
+
+#include "app/attn-cli-progress.h"
 
 #include "core/attn-error.h"
 #include "core/attn-model-ref.h"
@@ -122,8 +127,283 @@ gpt2_cut (const AttnBpe *bpe, const char *text, int limit, int *n_tokens)
   return NULL;
 }
 
+/* ---- a GPT-2 run in a worker thread, with progress and Ctrl-C ---------- */
+
+/* How the run's progress reaches stderr. */
+typedef enum {
+  SHOW_NONE,  /* stderr is not a terminal and --progress was not given */
+  SHOW_BAR,   /* a terminal: one line redrawn in place */
+  SHOW_LINES, /* --progress: a line per report, throttled */
+} ShowMode;
+
+/* A run that ends sooner shows no bar at all. */
+#define BAR_DELAY_US G_GINT64_CONSTANT (300000)
+/* At most ten bar draws or lines a second (the first and the last line
+ * always shown). */
+#define REDRAW_US G_GINT64_CONSTANT (100000)
+
+typedef struct {
+  /* Set before the worker starts, read by it, unchanged until it ends. */
+  AttnGpt2 *model;
+  const char *text;
+  AttnGpt2RunOptions options;
+
+  /* The worker's reports, handed to the main thread under lock. */
+  GMutex lock;
+  GArray *reports;  /* of AttnGpt2Progress, not yet taken */
+  GSource *idle;    /* attached to take them, or NULL */
+
+  /* The main thread's. */
+  const char *command; /* "run" or "export", for messages */
+  ShowMode mode;
+  GMainContext *context;
+  GMainLoop *loop;
+  int interrupts;
+  gint64 start;      /* monotonic µs when the run began */
+  gint64 last_shown; /* monotonic µs of the last draw or line, 0: none */
+  AttnGpt2Progress latest; /* before any report: nothing done */
+  gboolean have_report;  /* latest is a report */
+  gboolean latest_shown; /* latest is on screen */
+  gboolean bar_shown;    /* a bar is on stderr's current line */
+  gboolean quiet;        /* the run is ending: show nothing more */
+  GSource *timer;        /* shows latest when it falls due, or NULL */
+  AttnTrace *trace;      /* the result */
+  GError *error;
+} Gpt2Run;
+
+/* "prompt: layer 7/12 (23 %)", "generating: 12/50 tokens (64 %)": the
+ * percent rounded down, so 100 % is the end only. */
+static char *
+describe_progress (const AttnGpt2Progress *p)
+{
+  int percent = (int) (p->fraction * 100.0);
+  if (p->generated > 0)
+    return g_strdup_printf ("generating: %d/%d tokens (%d %%)", p->generated,
+                            p->n_generate, percent);
+  return g_strdup_printf ("prompt: layer %d/%d (%d %%)", p->layers_done,
+                          p->n_layers, percent);
+}
+
+static void
+show_latest (Gpt2Run *r, gint64 now)
+{
+  g_autofree char *text = describe_progress (&r->latest);
+  if (r->mode == SHOW_BAR)
+    {
+      attn_cli_bar_draw (stderr, r->latest.fraction, text);
+      r->bar_shown = TRUE;
+    }
+  else
+    {
+      fprintf (stderr, "%s\n", text);
+      fflush (stderr);
+    }
+  r->latest_shown = TRUE;
+  r->last_shown = now;
+}
+
+static void consider_showing (Gpt2Run *r);
+
+static gboolean
+on_show_timer (gpointer data)
+{
+  Gpt2Run *r = data;
+  g_clear_pointer (&r->timer, g_source_unref);
+  consider_showing (r);
+  return G_SOURCE_REMOVE;
+}
+
+/* Shows latest now if it is due, else makes sure a timer will: a bar from
+ * BAR_DELAY_US on (before any report too: a long first layer), lines from
+ * the first report; then REDRAW_US apart. */
+static void
+consider_showing (Gpt2Run *r)
+{
+  if (r->mode == SHOW_NONE || r->quiet || r->latest_shown
+      || (r->mode == SHOW_LINES && !r->have_report))
+    return;
+  gint64 now = g_get_monotonic_time ();
+  gint64 due = r->last_shown == 0 ? now : r->last_shown + REDRAW_US;
+  if (r->mode == SHOW_BAR)
+    due = MAX (due, r->start + BAR_DELAY_US);
+  if (now >= due)
+    {
+      show_latest (r, now);
+      return;
+    }
+  if (r->timer == NULL)
+    {
+      r->timer = g_timeout_source_new ((guint) ((due - now + 999) / 1000));
+      g_source_set_callback (r->timer, on_show_timer, r, NULL);
+      g_source_attach (r->timer, r->context);
+    }
+}
+
+/* Takes the reports the worker has made so far, in order. */
+static void
+take_reports (Gpt2Run *r)
+{
+  g_mutex_lock (&r->lock);
+  GArray *reports = r->reports;
+  r->reports = g_array_new (FALSE, FALSE, sizeof (AttnGpt2Progress));
+  if (r->idle != NULL)
+    {
+      g_source_destroy (r->idle);
+      g_clear_pointer (&r->idle, g_source_unref);
+    }
+  g_mutex_unlock (&r->lock);
+  for (guint i = 0; i < reports->len; i++)
+    {
+      r->latest = g_array_index (reports, AttnGpt2Progress, i);
+      r->have_report = TRUE;
+      r->latest_shown = FALSE;
+      consider_showing (r);
+    }
+  g_array_unref (reports);
+}
+
+static gboolean
+on_reports (gpointer data)
+{
+  take_reports (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* In the worker: never prints; queues the report for the main thread. */
+static void
+on_worker_progress (const AttnGpt2Progress *p, gpointer data)
+{
+  Gpt2Run *r = data;
+  g_mutex_lock (&r->lock);
+  g_array_append_val (r->reports, *p);
+  if (r->idle == NULL)
+    {
+      r->idle = g_idle_source_new ();
+      g_source_set_priority (r->idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (r->idle, on_reports, r, NULL);
+      g_source_attach (r->idle, r->context);
+    }
+  g_mutex_unlock (&r->lock);
+}
+
+static void
+run_in_worker (GTask *task, gpointer source, gpointer data,
+               GCancellable *cancellable)
+{
+  Gpt2Run *r = data;
+  (void) source;
+  (void) cancellable;
+  GError *error = NULL;
+  AttnTrace *trace = attn_gpt2_run (r->model, r->text, &r->options, &error);
+  if (trace == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, trace, (GDestroyNotify) attn_trace_free);
+}
+
+static void
+on_run_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Gpt2Run *r = data;
+  (void) source;
+  /* Reports still queued come before the end (the idle that would take
+   * them has a lower priority than this callback). */
+  take_reports (r);
+  r->trace = g_task_propagate_pointer (G_TASK (result), &r->error);
+  g_main_loop_quit (r->loop);
+}
+
+/* Ctrl-C: the first cancels the run (it stops at the next layer and
+ * nothing is written); a second ends the program at once. */
+static gboolean
+on_sigint (gpointer data)
+{
+  Gpt2Run *r = data;
+  r->interrupts++;
+  r->quiet = TRUE;
+  if (r->bar_shown)
+    {
+      attn_cli_bar_clear (stderr);
+      r->bar_shown = FALSE;
+    }
+  if (r->interrupts > 1)
+    {
+      fprintf (stderr, "attnscope-cli %s: interrupted again: exiting now\n",
+               r->command);
+      _exit (ATTN_CLI_EXIT_INTERRUPTED);
+    }
+  g_cancellable_cancel (r->options.cancellable);
+  return G_SOURCE_CONTINUE;
+}
+
+/* attn_gpt2_run in a worker thread while this one runs a main loop that
+ * shows the progress and handles Ctrl-C. */
+static AttnTrace *
+run_gpt2_threaded (AttnGpt2 *model, const char *text,
+                   const AttnGpt2RunOptions *options,
+                   const AttnCliOptions *o, GError **error)
+{
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
+  Gpt2Run r = {
+    .model = model,
+    .text = text,
+    .options = *options,
+    .reports = g_array_new (FALSE, FALSE, sizeof (AttnGpt2Progress)),
+    .command = attn_cli_command_name (o->command),
+    .mode = o->progress               ? SHOW_LINES
+            : isatty (STDERR_FILENO) ? SHOW_BAR
+                                      : SHOW_NONE,
+    .context = context,
+    .loop = loop,
+    .start = g_get_monotonic_time (),
+    .latest = { .n_layers = model->config.L, .n_generate = o->generate },
+  };
+  g_mutex_init (&r.lock);
+  r.options.cancellable = cancellable;
+  r.options.progress = on_worker_progress;
+  r.options.progress_data = &r;
+
+  guint sigint = g_unix_signal_add (SIGINT, on_sigint, &r);
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, on_run_done, &r);
+  g_task_set_task_data (task, &r, NULL);
+  g_task_run_in_thread (task, run_in_worker);
+  consider_showing (&r);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+
+  /* The worker has ended: nothing is queued any more. */
+  if (r.timer != NULL)
+    {
+      g_source_destroy (r.timer);
+      g_clear_pointer (&r.timer, g_source_unref);
+    }
+  if (r.bar_shown)
+    attn_cli_bar_clear (stderr);
+  else if (r.mode == SHOW_LINES && r.trace != NULL && r.interrupts == 0
+           && r.have_report && !r.latest_shown)
+    show_latest (&r, g_get_monotonic_time ());
+  g_array_unref (r.reports);
+  g_mutex_clear (&r.lock);
+
+  if (r.interrupts > 0)
+    {
+      /* Even a run that finished as Ctrl-C came writes nothing. */
+      g_clear_pointer (&r.trace, attn_trace_free);
+      g_clear_error (&r.error);
+      g_set_error_literal (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_INTERRUPTED,
+                           "interrupted: run cancelled");
+      return NULL;
+    }
+  if (r.trace == NULL)
+    g_propagate_error (error, r.error);
+  return r.trace;
+}
+
 AttnTrace *
-attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
+attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, int *n_prompt,
+                   GError **error)
 {
   if (o->beam > 1)
     {
@@ -139,6 +419,7 @@ attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
   const char *text = o->text;
   g_autofree char *cut = NULL;
   int limit = model->config.n_positions;
+  /* gpt2_cut counts the tokens of the text it settles on, cut or not. */
   int n_tokens = 0;
   if (model->bpe != NULL
       && (cut = gpt2_cut (model->bpe, text, limit, &n_tokens)) != NULL)
@@ -166,8 +447,9 @@ attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
   options.top_p = (float) o->top_p;
   options.seed = o->seed;
   options.max_trace_bytes = (guint64) (o->max_trace_mb * 1e6);
+  options.ignore_eos = o->ignore_eos;
   g_autoptr (GError) local = NULL;
-  AttnTrace *trace = attn_gpt2_run (model, text, &options, &local);
+  AttnTrace *trace = run_gpt2_threaded (model, text, &options, o, &local);
   if (trace == NULL)
     {
       if (g_error_matches (local, ATTN_ERROR, ATTN_ERROR_TOO_LARGE))
@@ -175,7 +457,10 @@ attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o, GError **error)
                      "%s; --max-trace-mb raises the limit", local->message);
       else
         g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
     }
+  if (n_prompt != NULL)
+    *n_prompt = n_tokens;
   return trace;
 }
 
@@ -376,12 +661,26 @@ put_candidates (FILE *out, const AttnStep *step)
   fputc ('\n', out);
 }
 
+/* The end-of-text token as the stop notice names it: bare when it is
+ * spelled as GPT-2's special tokens are (<|endoftext|>), as special tokens
+ * are shown everywhere; quoted when a config names an ordinary token. */
+static void
+put_stop_token (FILE *out, const AttnCandidate *c)
+{
+  AttnToken t = { .text = c->text,
+                  .special = g_str_has_prefix (c->text, "<|")
+                             && g_str_has_suffix (c->text, "|>") };
+  put_token (out, &t);
+}
+
 void
-attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace,
+attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace, int n_prompt,
                              int n_generate)
 {
   const int T = (int) attn_trace_n_tokens (trace, ATTN_SIDE_TARGET);
-  const int n = MAX (T - n_generate, 0);
+  /* Generation may stop at the end-of-text token: T - n_prompt tokens
+   * were generated, possibly fewer than n_generate. */
+  const int n = CLAMP (n_prompt, 0, T);
   const AttnToken *first_new
       = n < T ? attn_trace_get_token (trace, ATTN_SIDE_TARGET, n) : NULL;
   /* The prompt is the stream up to the first generated token's span. */
@@ -392,6 +691,15 @@ attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace,
   put_text_line (out, "text", prompt);
   if (n_generate > 0)
     put_text_line (out, "generated", trace->target_text + cut);
+  if (n_generate > 0 && T - n < n_generate && trace->steps->len > 0)
+    {
+      /* The last step chose the end-of-text token, never fed back. */
+      const AttnStep *last = g_ptr_array_index (trace->steps,
+                                                trace->steps->len - 1);
+      fputs ("generation stopped at ", out);
+      put_stop_token (out, &last->emitted);
+      fprintf (out, " after %d of %d tokens\n", T - n, n_generate);
+    }
 
   /* The predictions after the text: step n - 1 onwards. */
   for (guint p = MAX (n, 1) - 1; p < trace->steps->len; p++)

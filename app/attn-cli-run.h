@@ -29,17 +29,29 @@ AttnGpt2 *attn_cli_open_gpt2 (const char *ref, char **path,
                               const char **kind, GError **error);
 
 /* Runs model on o->text with the GPT-2 options (--generate, --temperature,
- * --top-k, --top-p, --seed), refusing first a trace above
- * o->max_trace_mb with a message naming its size and --max-trace-mb. */
+ * --top-k, --top-p, --seed, --ignore-eos), refusing first a trace above
+ * o->max_trace_mb with a message naming its size and --max-trace-mb.
+ * *n_prompt (may be NULL) receives the text's token count (of the part
+ * run, when it was cut): the trace's other tokens were generated.
+ *
+ * The model runs in a worker thread while this one runs a main loop: its
+ * progress goes to stderr (a bar redrawn in place on a terminal once the
+ * run has taken 0.3 s, cleared at the end; with o->progress a plain line
+ * per report, at most about ten a second plus the first and the last),
+ * and Ctrl-C cancels it: ATTN_CLI_ERROR_INTERRUPTED (“interrupted: run
+ * cancelled”, exit 130), even if the run finished meanwhile, so that
+ * nothing is written after a Ctrl-C. A second Ctrl-C exits at once. */
 AttnTrace *attn_cli_run_gpt2 (AttnGpt2 *model, const AttnCliOptions *o,
-                              GError **error);
+                              int *n_prompt, GError **error);
 
-/* run's report for a decoder-only trace whose last n_generate tokens were
- * generated: the text, the continuation, each prediction after the text
- * with its top alternatives, and for each token the three earlier tokens
- * the last layer weighs most (mean over heads). */
+/* run's report for a decoder-only trace whose first n_prompt tokens are
+ * the text's and the rest generated (n_generate were asked for; fewer
+ * when generation stopped at the end-of-text token, which the report then
+ * says): the text, the continuation, each prediction after the text with
+ * its top alternatives, and for each token the three earlier tokens the
+ * last layer weighs most (mean over heads). */
 void attn_cli_print_gpt2_summary (FILE *out, const AttnTrace *trace,
-                                  int n_generate);
+                                  int n_prompt, int n_generate);
 
 /* info --model for a GPT-2 folder: its files, config and sizes. */
 void attn_cli_print_gpt2 (FILE *out, const char *path, const char *kind,

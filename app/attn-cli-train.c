@@ -2,6 +2,7 @@
  * options, the training run in a worker thread with a progress bar or
  * plain progress lines, and Ctrl-C. */
 #include "app/attn-cli-train.h"
+#include "app/attn-cli-progress.h"
 
 #include <math.h>
 #include <signal.h>
@@ -560,7 +561,7 @@ clear_bar (Run *r)
 {
   if (r->bar_shown)
     {
-      fputs ("\r\033[K", r->out);
+      attn_cli_bar_clear (r->out);
       r->bar_shown = FALSE;
     }
 }
@@ -581,22 +582,15 @@ format_duration (double seconds)
 static void
 draw_bar (Run *r, const AttnTrainProgress *p, int batch)
 {
-  const int width = 24;
-  int filled = (int) (width * p->step / p->steps);
-  char bar[32];
-  for (int i = 0; i < width; i++)
-    bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-  bar[width] = '\0';
   double left = p->examples_per_s > 0
                   ? (double) (p->steps - p->step) * batch / p->examples_per_s
                   : 0.0;
   g_autofree char *eta = format_duration (left);
-  fprintf (r->out,
-           "\r\033[K[%s] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
-           "  loss %.4f  acc %.3f  lr %.2e  %.0f ex/s  ETA %s", bar,
-           p->step, p->steps, p->loss, p->token_acc, p->lr,
-           p->examples_per_s, eta);
-  fflush (r->out);
+  g_autofree char *text = g_strdup_printf (
+    "%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
+    "  loss %.4f  acc %.3f  lr %.2e  %.0f ex/s  ETA %s", p->step, p->steps,
+    p->loss, p->token_acc, p->lr, p->examples_per_s, eta);
+  attn_cli_bar_draw (r->out, (double) p->step / p->steps, text);
   r->bar_shown = TRUE;
 }
 
@@ -686,7 +680,7 @@ on_sigint (gpointer data)
     {
       fputs ("attnscope-cli train: interrupted again: exiting without a "
              "checkpoint of this step\n", stderr);
-      _exit (130);
+      _exit (ATTN_CLI_EXIT_INTERRUPTED);
     }
   fputs ("attnscope-cli train: interrupted: stopping after this step and "
          "writing a checkpoint (Ctrl-C again to quit now)\n", stderr);

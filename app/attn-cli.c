@@ -15,6 +15,8 @@ attn_cli_exit_code (const GError *error)
 {
   if (error == NULL)
     return ATTN_CLI_EXIT_OK;
+  if (g_error_matches (error, ATTN_CLI_ERROR, ATTN_CLI_ERROR_INTERRUPTED))
+    return ATTN_CLI_EXIT_INTERRUPTED;
   if (error->domain == ATTN_CLI_ERROR || error->domain == G_OPTION_ERROR)
     return ATTN_CLI_EXIT_USAGE;
   return ATTN_CLI_EXIT_FAILURE;
@@ -44,6 +46,12 @@ typedef struct {
   "when given). Images: --width/--height in px (default 800 x 600), cm, mm,\n"\
   "in or pt; --dpi sets a PNG's resolution and what px are on paper.\n"
 
+/* docs/cli.md, "Progress and Ctrl-C". */
+#define GPT2_RUN_HELP                                                          \
+  "A GPT-2 run shows its progress on stderr when that is a terminal (or,\n"   \
+  "with --progress, as lines); Ctrl-C cancels it: nothing is written and\n"  \
+  "the exit status is 130.\n"
+
 static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
   [ATTN_CLI_COMMAND_RUN] = {
     "run", "--model MODEL [OPTION…] [TEXT]",
@@ -52,6 +60,7 @@ static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
     "Without -o or --atlas, prints the output and, for each output token,\n"
     "the three source tokens the last cross-attention layer weighs most\n"
     "(mean over heads); --json prints the whole trace instead.\n"
+    GPT2_RUN_HELP
     "\n"
     "Examples:\n"
     "  attnscope-cli run --model dates-transformer --text \"March 3, 2021\"\n"
@@ -64,6 +73,7 @@ static const CommandInfo commands[ATTN_CLI_N_COMMANDS] = {
     "[OPTION…] TEXT",
     "Export attention weights from a saved trace (or from a model run).",
     FORMATS_HELP
+    GPT2_RUN_HELP
     "\n"
     "Examples:\n"
     "  attnscope-cli export --trace run.json --kind cross --layer 1 "
@@ -339,6 +349,7 @@ typedef struct {
   char *beam;
   gboolean json;
   char *generate, *temperature, *top_k, *top_p, *seed, *max_trace_mb;
+  gboolean ignore_eos, progress;
   char *gpt2;
   AttnCliTrain *train; /* train's own options (attn-cli-train.c) */
   char **rest;
@@ -402,6 +413,12 @@ static const OptionSpec option_specs[] = {
   { CMD (RUN) | CMD (EXPORT), RAW (max_trace_mb), "max-trace-mb", 0,
     G_OPTION_ARG_FILENAME,
     "GPT-2: refuse a run whose attention needs more (default 1024)", "MB" },
+  { CMD (RUN) | CMD (EXPORT), RAW (ignore_eos), "ignore-eos", 0,
+    G_OPTION_ARG_NONE,
+    "GPT-2: generate all N tokens, past the end-of-text token", NULL },
+  { CMD (RUN) | CMD (EXPORT), RAW (progress), "progress", 0,
+    G_OPTION_ARG_NONE,
+    "GPT-2: progress lines on stderr even when it is not a terminal", NULL },
   { CMD (RUN) | CMD (EXPORT), RAW (atlas), "atlas", 0, G_OPTION_ARG_FILENAME,
     "A PDF, a page per head of every block (of --kind)", "FILE.pdf" },
   { CMD (RUN) | CMD (EXPORT), RAW (view), "view", 0, G_OPTION_ARG_FILENAME,
@@ -1034,6 +1051,8 @@ check_gpt2_options (AttnCliOptions *o, const RawArgs *raw, GError **error)
     { raw->generate, "--generate" },     { raw->temperature, "--temperature" },
     { raw->top_k, "--top-k" },           { raw->top_p, "--top-p" },
     { raw->seed, "--seed" },             { raw->max_trace_mb, "--max-trace-mb" },
+    { raw->ignore_eos ? "" : NULL, "--ignore-eos" },
+    { raw->progress ? "" : NULL, "--progress" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (given) && o->gpt2_option == NULL; i++)
     if (given[i].value != NULL)
@@ -1059,6 +1078,12 @@ check_gpt2_options (AttnCliOptions *o, const RawArgs *raw, GError **error)
                             &o->max_trace_mb, error)))
     return FALSE;
   o->seed = (guint32) seed;
+  o->ignore_eos = raw->ignore_eos;
+  o->progress = raw->progress;
+  if (raw->ignore_eos && o->generate == 0)
+    return usage_error (error, ATTN_CLI_ERROR_CONFLICT,
+                        "--ignore-eos applies to generation: give "
+                        "--generate N (above 0) too");
   if ((raw->top_k != NULL || raw->top_p != NULL || raw->seed != NULL)
       && !(o->temperature > 0))
     return usage_error (error, ATTN_CLI_ERROR_CONFLICT,

@@ -25,10 +25,13 @@ typedef enum {
   ATTN_CLI_EXIT_OK = 0,
   ATTN_CLI_EXIT_FAILURE = 1, /* the request was valid but could not be done */
   ATTN_CLI_EXIT_USAGE = 2,   /* the command line itself is wrong */
+  ATTN_CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C stopped a run (128 + SIGINT,
+                                    * as a shell reports it) */
 } AttnCliExit;
 
-/* Usage errors: every code of this domain (and of G_OPTION_ERROR) exits
- * with ATTN_CLI_EXIT_USAGE; errors of any other domain (ATTN_ERROR from
+/* Usage errors: every code of this domain (and of G_OPTION_ERROR) but
+ * ATTN_CLI_ERROR_INTERRUPTED exits with ATTN_CLI_EXIT_USAGE; that one with
+ * ATTN_CLI_EXIT_INTERRUPTED; errors of any other domain (ATTN_ERROR from
  * core, G_FILE_ERROR, ...) exit with ATTN_CLI_EXIT_FAILURE. */
 #define ATTN_CLI_ERROR (attn_cli_error_quark ())
 
@@ -39,6 +42,8 @@ typedef enum {
   ATTN_CLI_ERROR_CONFLICT,        /* options that exclude each other */
   ATTN_CLI_ERROR_BAD_SUFFIX,      /* output format unknown from its suffix */
   ATTN_CLI_ERROR_OUT_OF_RANGE,    /* kind, layer or head not in the trace */
+  ATTN_CLI_ERROR_INTERRUPTED,     /* Ctrl-C cancelled a model run: nothing
+                                   * was written */
 } AttnCliErrorCode;
 
 GQuark attn_cli_error_quark (void);
@@ -143,6 +148,10 @@ typedef struct {
   guint32 seed;        /* --seed: of the sampler, 0 when not given */
   double max_trace_mb; /* --max-trace-mb: a larger trace is refused before
                         * the run; ATTN_CLI_MAX_TRACE_MB when not given */
+  gboolean ignore_eos; /* --ignore-eos: generate all --generate tokens, past
+                        * the end-of-text token */
+  gboolean progress;   /* --progress: plain progress lines on stderr, even
+                        * when it is not a terminal */
   const char *gpt2_option; /* the first of those given ("--generate", ...),
                             * or NULL: a built-in model refuses them */
 
