@@ -978,9 +978,12 @@ run_result_clear (RunResult *r)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunResult, run_result_clear)
 
-/* Rows of logits computed at once for the prompt's steps: the output layer
- * of a whole long prompt at once would be T x V floats. */
-#define LOGIT_CHUNK 64
+/* Bytes of logits computed at once for the prompt's steps: the output
+ * layer of a whole long prompt at once would be T x V floats, and each
+ * sgemm call packs all of lm_head (V x C, 154 MB for GPT-2 small) again, so
+ * the chunks are as large as this allows (333 rows of GPT-2's vocabulary;
+ * 64-row chunks doubled the whole run's time at T = 128). */
+#define LOGIT_CHUNK_BYTES ((gsize) 64 << 20)
 
 static gboolean
 check_run (AttnGpt2 *m, int n, const AttnGpt2RunOptions *o, GError **error)
@@ -1085,8 +1088,9 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
   if (s == NULL)
     return FALSE;
   g_autofree float *hidden = g_try_new (float, (gsize) n * C); /* (n, C) */
-  g_autofree float *logits = g_try_new (float,
-                                        (gsize) MIN (n, LOGIT_CHUNK) * V);
+  const int chunk = (int) CLAMP (LOGIT_CHUNK_BYTES / ((gsize) V * 4), 1,
+                                 (gsize) n);
+  g_autofree float *logits = g_try_new (float, (gsize) chunk * V);
   if (hidden == NULL || logits == NULL)
     {
       g_set_error (error, ATTN_ERROR, ATTN_ERROR_TOO_LARGE,
@@ -1102,9 +1106,9 @@ run_core (AttnGpt2 *m, const int *prompt, int n,
   gboolean stopped = FALSE;
   /* The prompt's steps: each position's probability of the next prompt
    * token; the last position's logits choose the first new token. */
-  for (int p0 = 0; p0 < n; p0 += LOGIT_CHUNK)
+  for (int p0 = 0; p0 < n; p0 += chunk)
     {
-      int rows = MIN (LOGIT_CHUNK, n - p0);
+      int rows = MIN (chunk, n - p0);
       attn_gpt2_logits (m, hidden + (gsize) p0 * C, rows, logits);
       for (int i = 0; i < rows; i++)
         {

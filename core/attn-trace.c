@@ -3,6 +3,8 @@
 #include "core/attn-trace.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "core/attn-check.h"
@@ -218,6 +220,29 @@ attn_trace_take_block (AttnTrace *trace, AttnKind kind, int layer,
   return block;
 }
 
+/* Zeroed floats for a block. A large block (GPT-2 small's are 50 MB a
+ * layer at 1024 tokens) asks for transparent huge pages, which this kernel
+ * gives on request (madvise mode): first touching 600 MB of fresh 4 KB
+ * pages, a fault each, took 2 s of a 5.1 s run at T = 1024 (3.1 s with huge
+ * pages). The memory is malloc's, freed by g_free. */
+#define HUGE_PAGE ((gsize) 2 << 20)
+static float *
+attn_weights_alloc0 (gsize n)
+{
+  if (n >= G_MAXSIZE / sizeof (float) - HUGE_PAGE)
+    return g_new0 (float, n); /* aborts with the size */
+  gsize bytes = n * sizeof (float);
+  if (bytes < 2 * HUGE_PAGE)
+    return g_new0 (float, n);
+  void *p = NULL;
+  gsize rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  if (posix_memalign (&p, HUGE_PAGE, rounded) != 0)
+    return g_new0 (float, n);
+  madvise (p, rounded, MADV_HUGEPAGE);
+  memset (p, 0, bytes);
+  return p;
+}
+
 AttnBlock *
 attn_trace_add_block (AttnTrace *trace, AttnKind kind, int layer, int n_heads,
                       int n_queries, int n_keys)
@@ -228,7 +253,7 @@ attn_trace_add_block (AttnTrace *trace, AttnKind kind, int layer, int n_heads,
   gsize n = rows * (gsize) n_keys;
   /* g_new0 aborts on overflow of n * sizeof (float). */
   return attn_trace_take_block (trace, kind, layer, n_heads, n_queries,
-                                n_keys, g_new0 (float, MAX (n, 1)));
+                                n_keys, attn_weights_alloc0 (MAX (n, 1)));
 }
 
 void
