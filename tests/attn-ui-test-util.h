@@ -25,11 +25,6 @@ AttnModel *attn_ui_test_new_model (const char *name, int max_len,
 /* Saves it as <dir>/<name>.safetensors; returns the path. */
 char *attn_ui_test_save_model (AttnModel *model, const char *dir);
 
-/* Scratch GPT-2 folders: attn_test_write_gpt2 (attn-test-util.h), which
- * the cli tests share, under the name the ui tests know it by. */
-#define attn_ui_test_write_gpt2 attn_test_write_gpt2
-#define ATTN_UI_TEST_GPT2_EOT ATTN_TEST_GPT2_EOT
-
 /* Runs the main loop until cond (data) holds; fails the test after
  * timeout_ms (a guard against a hang, not a timing check). */
 void attn_ui_test_wait (gboolean (*cond) (gpointer data), gpointer data,

@@ -3,7 +3,7 @@
  * that waits for a busy worker runs next, long text is cut to the model's
  * limit, unknown characters are reported, and a model swapped mid-run
  * never delivers the old model's result. GPT-2 runs (scratch folders of
- * attn_ui_test_write_gpt2) report progress on the main thread, drop the
+ * attn_test_write_gpt2) report progress on the main thread, drop the
  * reports of stale runs, can be stopped, and generate the tokens asked.
  * Suite ui (it links attn-ui). */
 #include <string.h>
@@ -289,7 +289,7 @@ static AttnRunner *
 new_gpt2_runner (Gpt2Seen *seen, int L, int n_positions, int favour)
 {
   g_autofree char *dir = attn_test_tmp_dir_new ("attn-runner-gpt2-XXXXXX");
-  attn_ui_test_write_gpt2 (dir, L, 2, 16, n_positions, favour, 11);
+  attn_test_write_gpt2 (dir, L, 2, 16, n_positions, favour, 11);
   g_autoptr (GError) error = NULL;
   AttnGpt2 *gpt2 = attn_gpt2_open (dir, &error);
   g_assert_no_error (error);
@@ -450,7 +450,7 @@ static const GenerateCase generate_cases[] = {
   { "context-bound", 'z', 200, "hello", "hzzzzzzzzzzzzzzz", 15, TRUE, 1 },
   /* Chose <|endoftext|> at once: nothing generated, the choice is the last
    * step's. */
-  { "end-of-text", ATTN_UI_TEST_GPT2_EOT, 5, "abc", "abc", 0, FALSE, 11 },
+  { "end-of-text", ATTN_TEST_GPT2_EOT, 5, "abc", "abc", 0, FALSE, 11 },
 };
 
 static void

@@ -1048,7 +1048,7 @@ static void
 test_gpt2_generate (void)
 {
   char *dir = attn_test_tmp_dir_new ("attn-window-gpt2-XXXXXX");
-  attn_ui_test_write_gpt2 (dir, 2, 2, 16, 64, 'x', 5);
+  attn_test_write_gpt2 (dir, 2, 2, 16, 64, 'x', 5);
   AttnWindow *window = new_window ();
   attn_window_open_model (window, dir);
   TraceWait wait = { window, GPT2_EXAMPLE_TEXT };
@@ -1086,7 +1086,7 @@ test_gpt2_generate (void)
   /* Back to GPT-2, the count kept: a model choosing <|endoftext|> at once
    * generates nothing, and the notice says so. */
   char *eot_dir = attn_test_tmp_dir_new ("attn-window-gpt2-XXXXXX");
-  attn_ui_test_write_gpt2 (eot_dir, 2, 2, 16, 64, ATTN_UI_TEST_GPT2_EOT, 5);
+  attn_test_write_gpt2 (eot_dir, 2, 2, 16, 64, ATTN_TEST_GPT2_EOT, 5);
   attn_window_open_model (window, eot_dir);
   wait.source_text = GPT2_EXAMPLE_TEXT;
   attn_ui_test_wait (trace_has_target, &wait, 30000);
@@ -1132,7 +1132,7 @@ static void
 test_gpt2_stop (void)
 {
   char *dir = attn_test_tmp_dir_new ("attn-window-gpt2-long-XXXXXX");
-  attn_ui_test_write_gpt2 (dir, 8, 2, 512, 1024, 'x', 9);
+  attn_test_write_gpt2 (dir, 8, 2, 512, 1024, 'x', 9);
   g_autoptr (GString) text = g_string_new (NULL);
   for (int i = 0; i < 41; i++)
     g_string_append (text, "the cat sat on the mat. ");
